@@ -1,0 +1,160 @@
+/**
+ * Every error wanfed throws, rejects with or emits is a {@link WanfedError} with a stable `code`.
+ * Codes are API; messages are not. `docs/errors.md` lists every code, when it happens and what to do.
+ *
+ * `remote` tells whether the failure happened talking to a peer (refused, reset, timed out, a TLS
+ * alert from the far end). memberlist's probe logic treats remote failures differently from local
+ * ones (bad node names, unknown datacenters, oversize packets), so transports must say which.
+ *
+ * @packageDocumentation
+ */
+
+export type WanfedErrorCode =
+  | 'WANFED_ERR_INVALID_ARG'
+  | 'WANFED_ERR_INVALID_NODE_NAME'
+  | 'WANFED_ERR_ABORTED'
+  | 'WANFED_ERR_TIMEOUT'
+  | 'WANFED_ERR_CONNECT_TIMEOUT'
+  | 'WANFED_ERR_HANDSHAKE_TIMEOUT'
+  | 'WANFED_ERR_SOCKET'
+  | 'WANFED_ERR_TLS'
+  | 'WANFED_ERR_ALPN_MISMATCH'
+  | 'WANFED_ERR_FRAME_TOO_LARGE'
+  | 'WANFED_ERR_FRAME_EMPTY'
+  | 'WANFED_ERR_FRAME_TRUNCATED'
+  | 'WANFED_ERR_FRAME_STALLED'
+  | 'WANFED_ERR_PACKET_TOO_LARGE'
+  | 'WANFED_ERR_NO_GATEWAY'
+  | 'WANFED_ERR_NO_ROUTE'
+  | 'WANFED_ERR_CONGESTED'
+  | 'WANFED_ERR_CLOSED'
+  | 'WANFED_ERR_DESTROYED'
+  | 'WANFED_ERR_CERT'
+
+const kWanfedError = Symbol.for('wanfed.error')
+
+export interface WanfedErrorOptions extends ErrorOptions {
+  /** The failure happened on the remote side (peer, gateway, network). Default false. */
+  remote?: boolean
+}
+
+/**
+ * Base class. `instanceof` works across duplicate copies of the package (the check is a
+ * `Symbol.for` brand, not the prototype chain); matching on `code` is still preferred.
+ */
+export class WanfedError extends Error {
+  override name = 'WanfedError'
+  readonly code: WanfedErrorCode
+  readonly remote: boolean
+
+  constructor(code: WanfedErrorCode, message: string, options: WanfedErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.code = code
+    this.remote = options.remote ?? false
+  }
+
+  get [kWanfedError](): true {
+    return true
+  }
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== 'object' || value === null) return false
+    if ((value as Record<symbol, unknown>)[kWanfedError] !== true) return false
+    // Subclasses narrow by name so `err instanceof TimeoutError` stays meaningful across copies.
+    return this === WanfedError || (value as Error).name === this.prototype.name
+  }
+}
+
+function define<C extends WanfedErrorCode>(name: string, code: C, remote: boolean) {
+  const cls = class extends WanfedError {
+    constructor(message: string, options: WanfedErrorOptions = {}) {
+      super(code, message, { remote, ...options })
+      this.name = name
+    }
+  }
+  Object.defineProperty(cls, 'name', { value: name })
+  Object.defineProperty(cls.prototype, 'name', { value: name, writable: true })
+  return cls
+}
+
+/** An argument or option is invalid; the message names it. Nothing was changed. */
+export class InvalidArgumentError extends define(
+  'InvalidArgumentError',
+  'WANFED_ERR_INVALID_ARG',
+  false,
+) {}
+/** A node name does not split into `<node>.<dc>` under the configured rule. */
+export class InvalidNodeNameError extends define(
+  'InvalidNodeNameError',
+  'WANFED_ERR_INVALID_NODE_NAME',
+  false,
+) {}
+/** The caller's `AbortSignal` fired. `name` is `'AbortError'` as Node and libp2p expect; `cause` is the signal's reason. */
+export class AbortError extends define('AbortError', 'WANFED_ERR_ABORTED', false) {}
+/** The caller's own timeout (a `timeoutMs` argument) ran out before the operation finished. */
+export class TimeoutError extends define('TimeoutError', 'WANFED_ERR_TIMEOUT', true) {}
+/** The TCP connect did not complete within the connect timeout. */
+export class ConnectTimeoutError extends define(
+  'ConnectTimeoutError',
+  'WANFED_ERR_CONNECT_TIMEOUT',
+  true,
+) {}
+/** The TLS handshake (or, on a server, the first-byte peek plus handshake) did not complete in time. */
+export class HandshakeTimeoutError extends define(
+  'HandshakeTimeoutError',
+  'WANFED_ERR_HANDSHAKE_TIMEOUT',
+  true,
+) {}
+/** A socket failed: refused, reset, closed early. `cause.code` keeps Node's code (`ECONNREFUSED`, …). */
+export class SocketError extends define('SocketError', 'WANFED_ERR_SOCKET', true) {}
+/** The TLS handshake failed: certificate verification, hostname mismatch, an alert from the peer. */
+export class TlsError extends define('TlsError', 'WANFED_ERR_TLS', true) {}
+/** The peer did not negotiate the requested ALPN protocol. */
+export class AlpnMismatchError extends define(
+  'AlpnMismatchError',
+  'WANFED_ERR_ALPN_MISMATCH',
+  true,
+) {}
+/** A frame's length prefix exceeds the configured maximum. Raised before any of its body is buffered. */
+export class FrameTooLargeError extends define(
+  'FrameTooLargeError',
+  'WANFED_ERR_FRAME_TOO_LARGE',
+  false,
+) {}
+/** A frame's length prefix is zero, which the packet protocol forbids. */
+export class FrameEmptyError extends define('FrameEmptyError', 'WANFED_ERR_FRAME_EMPTY', false) {}
+/** The connection ended in the middle of a frame; the partial frame was dropped. */
+export class FrameTruncatedError extends define(
+  'FrameTruncatedError',
+  'WANFED_ERR_FRAME_TRUNCATED',
+  true,
+) {}
+/** A frame's body did not arrive within the body timeout. */
+export class FrameStalledError extends define(
+  'FrameStalledError',
+  'WANFED_ERR_FRAME_STALLED',
+  true,
+) {}
+/** A packet is larger than the transport can carry (65,507 bytes over UDP). Nothing was sent. */
+export class PacketTooLargeError extends define(
+  'PacketTooLargeError',
+  'WANFED_ERR_PACKET_TOO_LARGE',
+  false,
+) {}
+/** The locator has no gateway for the destination datacenter ("no gateway reachable for dc2"). */
+export class NoGatewayError extends define('NoGatewayError', 'WANFED_ERR_NO_GATEWAY', false) {}
+/** No transport is registered at that name or address (in-memory networks). */
+export class NoRouteError extends define('NoRouteError', 'WANFED_ERR_NO_ROUTE', false) {}
+/** A packet was dropped because its connection's write buffer is full, as UDP would drop it. */
+export class CongestedError extends define('CongestedError', 'WANFED_ERR_CONGESTED', true) {}
+/** The object was closed; operations after `close()` reject with this. */
+export class ClosedError extends define('ClosedError', 'WANFED_ERR_CLOSED', false) {}
+/** The object was destroyed; in-flight operations reject with this, with the destroy reason as `cause`. */
+export class DestroyedError extends define('DestroyedError', 'WANFED_ERR_DESTROYED', false) {}
+/** A certificate, key or CA could not be created, read or used. */
+export class CertificateError extends define('CertificateError', 'WANFED_ERR_CERT', false) {}
+
+/** True when `err` is a wanfed error, optionally with the given code. */
+export function isWanfedError(err: unknown, code?: WanfedErrorCode): err is WanfedError {
+  return err instanceof WanfedError && (code === undefined || err.code === code)
+}

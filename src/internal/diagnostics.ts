@@ -1,0 +1,20 @@
+import { channel } from 'node:diagnostics_channel'
+
+/**
+ * `node:diagnostics_channel` channels. Subscribers get plain objects; publishing is skipped when
+ * nobody listens (`hasSubscribers`), so the hot path pays nothing.
+ */
+export const channels = {
+  /** `{ gateway, sni, alpn }` before a dial through a gateway starts. */
+  dialStart: channel('wanfed:dial:start'),
+  /** `{ gateway, sni, alpn, socket }` after the TLS handshake completed. */
+  dialConnected: channel('wanfed:dial:connected'),
+  /** `{ gateway, sni, alpn, error }` when a dial failed. */
+  dialError: channel('wanfed:dial:error'),
+  /** `{ remoteAddress, alpn, sni }` when the ALPN server accepted a TLS connection. */
+  serverAccepted: channel('wanfed:server:accepted'),
+  /** `{ remoteAddress, reason, error? }` when the ALPN server rejected a connection. */
+  serverRejected: channel('wanfed:server:rejected'),
+  /** `{ typeByte, remoteAddress }` when a legacy type-byte connection was dispatched. */
+  serverLegacy: channel('wanfed:server:legacy'),
+} as const
