@@ -27,6 +27,7 @@ export type WanfedErrorCode =
   | 'WANFED_ERR_NO_GATEWAY'
   | 'WANFED_ERR_NO_ROUTE'
   | 'WANFED_ERR_CONGESTED'
+  | 'WANFED_ERR_NOT_LISTENING'
   | 'WANFED_ERR_CLOSED'
   | 'WANFED_ERR_DESTROYED'
   | 'WANFED_ERR_CERT'
@@ -147,6 +148,8 @@ export class NoGatewayError extends define('NoGatewayError', 'WANFED_ERR_NO_GATE
 export class NoRouteError extends define('NoRouteError', 'WANFED_ERR_NO_ROUTE', false) {}
 /** A packet was dropped because its connection's write buffer is full, as UDP would drop it. */
 export class CongestedError extends define('CongestedError', 'WANFED_ERR_CONGESTED', true) {}
+/** An operation needs `listen()` to have completed first. */
+export class NotListeningError extends define('NotListeningError', 'WANFED_ERR_NOT_LISTENING', false) {}
 /** The object was closed; operations after `close()` reject with this. */
 export class ClosedError extends define('ClosedError', 'WANFED_ERR_CLOSED', false) {}
 /** The object was destroyed; in-flight operations reject with this, with the destroy reason as `cause`. */

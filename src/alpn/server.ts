@@ -1,0 +1,485 @@
+import type { AddressInfo } from 'node:net'
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls'
+import { EventEmitter } from 'eventemitter3'
+import { ClosedError, InvalidArgumentError, WanfedError } from '../errors.ts'
+import { formatHostPort } from '../internal/address.ts'
+import { type Clock, systemClock, type TimerHandle } from '../internal/clock.ts'
+import { debug } from '../internal/debug.ts'
+import { channels } from '../internal/diagnostics.ts'
+import { isNativeTlsFirstByte, RPC_MAX_TYPE_VALUE } from './protocols.ts'
+import { secureContextOptions, type TlsCredentials } from './tls-options.ts'
+
+/** Consul's `rpc_handshake_timeout` default: covers the first-byte peek and the TLS handshake. */
+export const DEFAULT_SERVER_HANDSHAKE_TIMEOUT_MS = 5_000
+/** Consul's `rpc_max_conns_per_client` default. All tunnelled traffic comes from the gateway's IP. */
+export const DEFAULT_MAX_CONNS_PER_CLIENT = 100
+/** How long `close()` lets dispatched connections finish before destroying them. */
+export const DEFAULT_CLOSE_GRACE_MS = 5_000
+
+export interface AlpnConnectionInfo {
+  /** The negotiated ALPN protocol. */
+  alpn: string
+  /** The SNI the client sent, if any. */
+  servername: string | undefined
+  /** The peer's address as `host:port` (for tunnelled traffic: the gateway's). */
+  remote: string
+}
+
+export interface LegacyConnectionInfo {
+  /** The first byte, still unread on the socket. */
+  typeByte: number
+  remote: string
+}
+
+/** Receives a TLS connection whose handshake completed with `alpn`. It owns the socket from then on. */
+export type AlpnHandler = (socket: TLSSocket, info: AlpnConnectionInfo) => void
+/** Receives a plain connection whose first byte (unconsumed) is a legacy type byte. It owns the socket. */
+export type LegacyHandler = (socket: Socket, info: LegacyConnectionInfo) => void
+
+export interface AlpnServerOptions {
+  /** This server's certificate and key, and the CA every client certificate must chain to. */
+  tls: TlsCredentials
+  /** Deadline in ms from accept to a dispatched connection (peek plus handshake). Default 5,000. */
+  handshakeTimeoutMs?: number
+  /** Open connections allowed per source IP; 0 means no limit. Default 100. */
+  maxConnsPerClient?: number
+  /**
+   * When set, the SNI a client sends must be one of these names (compared case-insensitively), or
+   * pass this predicate; otherwise the handshake is refused. Consul only logs the SNI.
+   */
+  serverNames?: readonly string[] | ((servername: string | undefined) => boolean)
+  /** Grace period in ms that `close()` gives dispatched connections. Default 5,000. */
+  closeGraceMs?: number
+  /** Highest legacy type byte. Default {@link RPC_MAX_TYPE_VALUE} (9); Consul before 2020 used 7. */
+  maxTypeValue?: number
+  /** @internal */
+  clock?: Clock
+}
+
+export type RejectReason =
+  | 'conn-limit'
+  | 'handshake-timeout'
+  | 'tls-error'
+  | 'no-alpn'
+  | 'unknown-alpn'
+  | 'unknown-type-byte'
+  | 'sni-mismatch'
+  | 'closed-before-first-byte'
+  | 'closing'
+
+export interface AlpnServerEvents {
+  /** A connection was refused or dropped before it reached a handler. Counted in `stats()` too. */
+  rejected: (info: { reason: RejectReason; remote: string; error?: Error }) => void
+  /** A background failure of the listener itself. */
+  error: (err: Error) => void
+  /** Emitted once, when the listener and every connection are closed. */
+  close: () => void
+}
+
+export interface AlpnServerStats {
+  status: AlpnServer['status']
+  /** Connections accepted (before limits). */
+  accepted: number
+  /** Connections currently open: pending dispatch plus dispatched. */
+  open: number
+  /** Connections waiting for their first byte or handshake. */
+  pending: number
+  /** Dispatched TLS connections, by ALPN protocol. */
+  byAlpn: Record<string, number>
+  /** Dispatched legacy connections, by type byte. */
+  byTypeByte: Record<number, number>
+  /** Refused or dropped connections, by reason. */
+  rejected: Record<RejectReason, number>
+}
+
+interface PendingConn {
+  timer: TimerHandle
+  remote: string
+  timedOut: boolean
+}
+
+/**
+ * A server port that speaks both worlds, as a Consul server's RPC port does: it peeks at the first
+ * byte of every connection without consuming it. A byte up to {@link RPC_MAX_TYPE_VALUE} is a legacy
+ * type byte and goes to the handler registered for it; anything higher is native TLS, which must
+ * present a client certificate signed by the CA, and is dispatched on its negotiated ALPN protocol.
+ *
+ * The TLS side runs on a `tls.Server` that never listens and is handed each socket, because a
+ * hand-made `TLSSocket` does not enforce `rejectUnauthorized` (it accepts a client certificate from an
+ * unrelated CA).
+ *
+ * @example
+ * ```ts
+ * const server = new AlpnServer({ tls: { ca, cert, key } })
+ * server.handle(ALPN_WAN_GOSSIP_STREAM, (socket) => socket.pipe(socket))
+ * const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
+ * ```
+ */
+export class AlpnServer extends EventEmitter<AlpnServerEvents> {
+  readonly #net: NetServer
+  readonly #tls: TlsServer
+  readonly #handlers = new Map<string, AlpnHandler>()
+  readonly #legacy = new Map<number, LegacyHandler>()
+  readonly #perIp = new Map<string, number>()
+  readonly #pending = new Map<Socket, PendingConn>()
+  readonly #dispatched = new Set<Socket>()
+  readonly #clock: Clock
+  readonly #handshakeTimeoutMs: number
+  readonly #maxConnsPerClient: number
+  readonly #closeGraceMs: number
+  readonly #maxTypeValue: number
+  readonly #serverNames: ((servername: string | undefined) => boolean) | undefined
+  #status: 'idle' | 'listening' | 'closing' | 'closed' = 'idle'
+  #closing: Promise<void> | undefined
+  #accepted = 0
+  readonly #byAlpn: Record<string, number> = {}
+  readonly #byTypeByte: Record<number, number> = {}
+  readonly #rejected: Record<RejectReason, number> = {
+    'conn-limit': 0,
+    'handshake-timeout': 0,
+    'tls-error': 0,
+    'no-alpn': 0,
+    'unknown-alpn': 0,
+    'unknown-type-byte': 0,
+    'sni-mismatch': 0,
+    'closed-before-first-byte': 0,
+    closing: 0,
+  }
+
+  constructor(options: AlpnServerOptions) {
+    super()
+    if (options?.tls === undefined) throw new InvalidArgumentError('AlpnServer needs tls credentials (ca, cert, key)')
+    this.#clock = options.clock ?? systemClock
+    this.#handshakeTimeoutMs = nonNegative(options.handshakeTimeoutMs, DEFAULT_SERVER_HANDSHAKE_TIMEOUT_MS, 'handshakeTimeoutMs', false)
+    this.#maxConnsPerClient = nonNegative(options.maxConnsPerClient, DEFAULT_MAX_CONNS_PER_CLIENT, 'maxConnsPerClient', true)
+    this.#closeGraceMs = nonNegative(options.closeGraceMs, DEFAULT_CLOSE_GRACE_MS, 'closeGraceMs', true)
+    this.#maxTypeValue = options.maxTypeValue ?? RPC_MAX_TYPE_VALUE
+    if (!Number.isInteger(this.#maxTypeValue) || this.#maxTypeValue < 0 || this.#maxTypeValue > 19) {
+      throw new InvalidArgumentError(`maxTypeValue must be an integer 0..19, got ${options.maxTypeValue}`)
+    }
+    this.#serverNames = sniPredicate(options.serverNames)
+
+    this.#tls = createTlsServer({
+      ...secureContextOptions(options.tls),
+      requestCert: true,
+      rejectUnauthorized: true,
+      // Our own timer covers peek plus handshake; this one is only a backstop.
+      handshakeTimeout: this.#handshakeTimeoutMs * 2,
+      ALPNCallback: ({ protocols }) => protocols.find((p) => this.#handlers.has(p)),
+      ...(this.#serverNames === undefined ? {} : { SNICallback: this.#checkSni }),
+    })
+    this.#tls.on('secureConnection', (socket) => this.#onSecure(socket))
+    this.#tls.on('tlsClientError', (err, socket) => this.#onTlsError(err, socket))
+
+    this.#net = createNetServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.#onConnection(socket))
+    this.#net.on('error', (err) => this.emit('error', err))
+  }
+
+  /** `'idle'` before `listen()`, then `'listening'`, `'closing'` during `close()`, `'closed'`. */
+  get status(): 'idle' | 'listening' | 'closing' | 'closed' {
+    return this.#status
+  }
+
+  /** Registers the handler for an ALPN protocol. Clients offering it are accepted from now on. */
+  handle(alpn: string, handler: AlpnHandler): this {
+    if (typeof alpn !== 'string' || alpn === '' || alpn.length > 255) {
+      throw new InvalidArgumentError(`invalid ALPN protocol id ${JSON.stringify(alpn)}`)
+    }
+    if (typeof handler !== 'function') throw new InvalidArgumentError('handler must be a function')
+    this.#handlers.set(alpn, handler)
+    return this
+  }
+
+  /** Removes the handler for an ALPN protocol; new clients offering only it fail the handshake. */
+  unhandle(alpn: string): this {
+    this.#handlers.delete(alpn)
+    return this
+  }
+
+  /** Registers the handler for a legacy type byte (0..maxTypeValue). */
+  handleLegacy(typeByte: number, handler: LegacyHandler): this {
+    if (!Number.isInteger(typeByte) || typeByte < 0 || typeByte > this.#maxTypeValue) {
+      throw new InvalidArgumentError(`legacy type byte must be an integer 0..${this.#maxTypeValue}, got ${typeByte}`)
+    }
+    if (typeof handler !== 'function') throw new InvalidArgumentError('handler must be a function')
+    this.#legacy.set(typeByte, handler)
+    return this
+  }
+
+  /** Replaces the certificate, key or CA for new handshakes (a certificate rotation). */
+  setTlsCredentials(creds: TlsCredentials): void {
+    this.#tls.setSecureContext(secureContextOptions(creds))
+  }
+
+  /** Starts listening. Resolves with the bound address (port 0 picks a free port). */
+  listen(options: { host?: string; port?: number; signal?: AbortSignal } = {}): Promise<AddressInfo> {
+    if (this.#status !== 'idle') {
+      return Promise.reject(
+        this.#status === 'listening'
+          ? new InvalidArgumentError('AlpnServer is already listening')
+          : new ClosedError('AlpnServer is closed'),
+      )
+    }
+    this.#status = 'listening'
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => {
+        this.#status = 'closed'
+        reject(new WanfedError('WANFED_ERR_SOCKET', `AlpnServer cannot listen: ${err.message}`, { cause: err }))
+      }
+      this.#net.once('error', onError)
+      this.#net.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, signal: options.signal }, () => {
+        this.#net.off('error', onError)
+        resolve(this.#net.address() as AddressInfo)
+      })
+    })
+  }
+
+  /** The bound address, once listening. */
+  address(): AddressInfo | undefined {
+    const a = this.#net.address()
+    return a !== null && typeof a === 'object' ? a : undefined
+  }
+
+  stats(): AlpnServerStats {
+    return {
+      status: this.#status,
+      accepted: this.#accepted,
+      open: this.#pending.size + this.#dispatched.size,
+      pending: this.#pending.size,
+      byAlpn: { ...this.#byAlpn },
+      byTypeByte: { ...this.#byTypeByte },
+      rejected: { ...this.#rejected },
+    }
+  }
+
+  /**
+   * Stops accepting, drops connections that have not been dispatched yet, and gives dispatched
+   * ones `closeGraceMs` to finish before destroying them. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown(false)
+    return this.#closing
+  }
+
+  /** Stops at once: every connection is destroyed. */
+  destroy(err?: Error): void {
+    for (const socket of this.#dispatched) socket.destroy(err)
+    this.#closing ??= this.#shutdown(true)
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  async #shutdown(abrupt: boolean): Promise<void> {
+    const wasListening = this.#status === 'listening'
+    this.#status = 'closing'
+    for (const socket of this.#pending.keys()) this.#drop(socket, 'closing')
+    const closed = wasListening ? new Promise<void>((resolve) => this.#net.close(() => resolve())) : Promise.resolve()
+    if (!abrupt && this.#dispatched.size > 0) await this.#settle(this.#closeGraceMs)
+    for (const socket of this.#dispatched) socket.destroy()
+    await closed
+    this.#status = 'closed'
+    this.emit('close')
+  }
+
+  /** Waits until every dispatched connection has closed, or `ms` has passed. */
+  #settle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const sockets = [...this.#dispatched]
+      let left = sockets.length
+      const finish = () => {
+        this.#clock.clearTimeout(timer)
+        for (const s of sockets) s.off('close', onClose)
+        resolve()
+      }
+      const onClose = () => {
+        left--
+        if (left === 0) finish()
+      }
+      const timer = this.#clock.setTimeout(finish, ms)
+      for (const s of sockets) s.once('close', onClose)
+    })
+  }
+
+  #onConnection(socket: Socket): void {
+    const remote = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0)
+    if (this.#status !== 'listening') {
+      this.#count('closing', remote)
+      socket.destroy()
+      return
+    }
+    this.#accepted++
+    const ip = socket.remoteAddress ?? ''
+    const current = this.#perIp.get(ip) ?? 0
+    if (this.#maxConnsPerClient > 0 && current >= this.#maxConnsPerClient) {
+      this.#count('conn-limit', remote)
+      socket.destroy()
+      return
+    }
+    this.#perIp.set(ip, current + 1)
+    socket.once('close', () => {
+      const n = (this.#perIp.get(ip) ?? 1) - 1
+      if (n <= 0) this.#perIp.delete(ip)
+      else this.#perIp.set(ip, n)
+      this.#pending.delete(socket)
+      this.#dispatched.delete(socket)
+    })
+    // Peer resets before dispatch are routine (scanners, aborted dials); they are counted, not thrown.
+    socket.on('error', (err) => debug('connection %s error: %s', remote, err.message))
+
+    const conn: PendingConn = {
+      remote,
+      timedOut: false,
+      timer: this.#clock.setTimeout(() => {
+        conn.timedOut = true
+        this.#drop(socket, 'handshake-timeout')
+      }, this.#handshakeTimeoutMs),
+    }
+    this.#pending.set(socket, conn)
+
+    const onEnd = () => {
+      socket.off('data', onData)
+      this.#drop(socket, 'closed-before-first-byte')
+    }
+    const onData = (chunk: Buffer) => {
+      socket.off('end', onEnd)
+      socket.pause()
+      // Peeking must not consume: the byte goes back for the TLS engine or the legacy handler.
+      socket.unshift(chunk)
+      const first = chunk[0] as number
+      if (isNativeTlsFirstByte(first, this.#maxTypeValue)) {
+        this.#tls.emit('connection', socket)
+        return
+      }
+      this.#dispatchLegacy(socket, conn, first)
+    }
+    socket.once('data', onData)
+    socket.once('end', onEnd)
+  }
+
+  #dispatchLegacy(socket: Socket, conn: PendingConn, typeByte: number): void {
+    const handler = this.#legacy.get(typeByte)
+    if (handler === undefined) {
+      this.#drop(socket, 'unknown-type-byte')
+      return
+    }
+    this.#clock.clearTimeout(conn.timer)
+    this.#pending.delete(socket)
+    this.#dispatched.add(socket)
+    this.#byTypeByte[typeByte] = (this.#byTypeByte[typeByte] ?? 0) + 1
+    if (channels.serverLegacy.hasSubscribers) channels.serverLegacy.publish({ typeByte, remote: conn.remote })
+    debug('legacy connection %s type byte %d', conn.remote, typeByte)
+    this.#invoke(() => handler(socket, { typeByte, remote: conn.remote }), socket)
+  }
+
+  #onSecure(tlsSocket: TLSSocket): void {
+    const raw = parentOf(tlsSocket)
+    const conn = raw === undefined ? undefined : this.#pending.get(raw)
+    if (raw === undefined || conn === undefined) {
+      // Timed out or closed while the handshake finished.
+      tlsSocket.destroy()
+      return
+    }
+    this.#clock.clearTimeout(conn.timer)
+    this.#pending.delete(raw)
+    const alpn = tlsSocket.alpnProtocol
+    const servername = typeof tlsSocket.servername === 'string' ? tlsSocket.servername : undefined
+    if (alpn === false || alpn === null) {
+      // Node accepts a client that offers no ALPN at all; the protocol requires one.
+      this.#drop(raw, 'no-alpn', undefined, tlsSocket)
+      return
+    }
+    if (this.#serverNames?.(servername) === false) {
+      // Reached only without SNI: a wrong SNI already failed the handshake in the SNI callback.
+      this.#drop(raw, 'sni-mismatch', undefined, tlsSocket)
+      return
+    }
+    const handler = this.#handlers.get(alpn)
+    if (handler === undefined) {
+      // Only when a handler was removed between the ALPN callback and here.
+      this.#drop(raw, 'unknown-alpn', undefined, tlsSocket)
+      return
+    }
+    this.#dispatched.add(tlsSocket)
+    tlsSocket.once('close', () => this.#dispatched.delete(tlsSocket))
+    this.#byAlpn[alpn] = (this.#byAlpn[alpn] ?? 0) + 1
+    if (channels.serverAccepted.hasSubscribers) channels.serverAccepted.publish({ remote: conn.remote, alpn, servername })
+    debug('accepted %s sni=%s alpn=%s', conn.remote, servername, alpn)
+    this.#invoke(() => handler(tlsSocket, { alpn, servername, remote: conn.remote }), tlsSocket)
+  }
+
+  #onTlsError(err: Error, tlsSocket: TLSSocket): void {
+    const raw = parentOf(tlsSocket)
+    const conn = raw === undefined ? undefined : this.#pending.get(raw)
+    tlsSocket.destroy()
+    if (raw === undefined || conn === undefined || conn.timedOut) return
+    const code = (err as NodeJS.ErrnoException).code
+    const reason: RejectReason =
+      err instanceof SniMismatchError ? 'sni-mismatch' : code === 'ERR_SSL_NO_APPLICATION_PROTOCOL' ? 'unknown-alpn' : 'tls-error'
+    this.#drop(raw, reason, err)
+  }
+
+  #checkSni = (servername: string, cb: (err: Error | null) => void): void => {
+    if (this.#serverNames?.(servername) === false) {
+      cb(new SniMismatchError(`SNI ${JSON.stringify(servername)} does not name this server`))
+      return
+    }
+    cb(null)
+  }
+
+  #drop(socket: Socket, reason: RejectReason, error?: Error, tlsSocket?: TLSSocket): void {
+    const conn = this.#pending.get(socket)
+    if (conn !== undefined) {
+      this.#clock.clearTimeout(conn.timer)
+      this.#pending.delete(socket)
+    }
+    this.#count(reason, conn?.remote ?? '?', error)
+    tlsSocket?.destroy()
+    socket.destroy()
+  }
+
+  #count(reason: RejectReason, remote: string, error?: Error): void {
+    this.#rejected[reason]++
+    debug('rejected %s: %s%s', remote, reason, error ? ` (${error.message})` : '')
+    if (channels.serverRejected.hasSubscribers) channels.serverRejected.publish({ remote, reason, error })
+    this.emit('rejected', error === undefined ? { reason, remote } : { reason, remote, error })
+  }
+
+  #invoke(fn: () => void, socket: Socket): void {
+    try {
+      fn()
+    } catch (err) {
+      // A throwing handler must not take the accept path down with it.
+      socket.destroy()
+      this.emit('error', err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+}
+
+/** Marks the SNI callback's refusal so the TLS error handler can count it as such. */
+class SniMismatchError extends Error {}
+
+function parentOf(tlsSocket: TLSSocket): Socket | undefined {
+  // Node keeps the wrapped socket as `_parent`; it has done so since the TLS rewrite in v0.11.
+  return (tlsSocket as unknown as { _parent?: Socket })._parent
+}
+
+function sniPredicate(
+  names: AlpnServerOptions['serverNames'],
+): ((servername: string | undefined) => boolean) | undefined {
+  if (names === undefined) return undefined
+  if (typeof names === 'function') return names
+  if (!Array.isArray(names)) throw new InvalidArgumentError('serverNames must be an array of names or a function')
+  const set = new Set(names.map((n) => n.toLowerCase()))
+  return (sni) => sni !== undefined && set.has(sni.toLowerCase())
+}
+
+function nonNegative(value: number | undefined, fallback: number, name: string, zeroOk: boolean): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!zeroOk && value === 0)) {
+    throw new InvalidArgumentError(`${name} must be a ${zeroOk ? 'non-negative' : 'positive'} number, got ${value}`)
+  }
+  return value
+}
