@@ -118,8 +118,8 @@ export async function run(): Promise<BenchReport> {
       '- Baseline: `Buffer.copy` of the same chunks into one preallocated (already touched) 64 MiB',
       '  buffer, i.e. copying every byte once.',
       '- tinybench 6: 500 ms warmup, then at least 20 iterations and 2 s per task; each figure is',
-      "  the task's median iteration time, as MiB/s of stream. Ratio = decoder MiB/s / copy MiB/s:",
-      '  >= 1.0 means decoding costs no more than copying every byte once.',
+      "  the task's median iteration time, as MiB/s of stream. Ratio = decoder MiB/s / copy MiB/s;",
+      '  a ratio of 1.0 or more means decoding costs no more than copying every byte once.',
     ].join('\n'),
     metrics: [
       {

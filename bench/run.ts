@@ -111,6 +111,27 @@ function combine(reports: BenchReport[]): Combined[] {
   })
 }
 
+/** A padded table, laid out as Biome's markdown formatter would, so `biome check` stays clean. */
+function markdownTable(
+  headers: string[],
+  aligns: Array<'left' | 'right'>,
+  rows: string[][],
+): string[] {
+  const widths = headers.map((h, c) =>
+    Math.max(3, h.length, ...rows.map((r) => (r[c] ?? '').length)),
+  )
+  const line = (cells: string[]): string =>
+    `| ${cells
+      .map((cell, c) =>
+        aligns[c] === 'right' ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!),
+      )
+      .join(' | ')} |`
+  const rule = `| ${widths
+    .map((w, c) => (aligns[c] === 'right' ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w)))
+    .join(' | ')} |`
+  return [line(headers), rule, ...rows.map(line)]
+}
+
 function renderSection(
   name: string,
   report: BenchReport,
@@ -126,11 +147,15 @@ function renderSection(
     '',
     report.description,
     '',
-    `| metric | median of ${runs} | ${runHeads.join(' | ')} | unit |`,
-    `|---|---:|${runHeads.map(() => '---:|').join('')}---|`,
-    ...combined.map(
-      ({ metric, values, median: med }) =>
-        `| ${metric.label} | **${fmt(med, metric.digits)}** | ${values.map((v) => fmt(v, metric.digits)).join(' | ')} | ${metric.unit} |`,
+    ...markdownTable(
+      ['metric', `median of ${runs}`, ...runHeads, 'unit'],
+      ['left', 'right', ...runHeads.map(() => 'right' as const), 'left'],
+      combined.map(({ metric, values, median: med }) => [
+        metric.label,
+        `**${fmt(med, metric.digits)}**`,
+        ...values.map((v) => fmt(v, metric.digits)),
+        metric.unit,
+      ]),
     ),
     '',
     `Medians are taken per figure across the ${runs} runs (so a median ratio need not equal the ratio of the median speeds).`,
