@@ -2,7 +2,7 @@
  * Validation of the names that go into certificates: datacenters, domains, node names, extra DNS
  * names and IP addresses. Every failure is an {@link InvalidArgumentError} naming the field.
  *
- * @internal
+ * Internal: not exported from the package.
  * @packageDocumentation
  */
 

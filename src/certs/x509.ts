@@ -9,7 +9,7 @@
  * install a minimal metadata store, load the library (tsyringe reads metadata only while its
  * decorators run, at load time), then remove exactly what we added.
  *
- * @internal
+ * Internal: not exported from the package.
  * @packageDocumentation
  */
 
