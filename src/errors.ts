@@ -61,7 +61,9 @@ export class WanfedError extends Error {
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (typeof value !== 'object' || value === null) return false
     if ((value as Record<symbol, unknown>)[kWanfedError] !== true) return false
-    // Subclasses narrow by name so `err instanceof TimeoutError` stays meaningful across copies.
+    // Subclasses narrow by name so `err instanceof TimeoutError` stays meaningful across copies;
+    // `this` is the class `instanceof` was asked about, which is the point.
+    // biome-ignore lint/complexity/noThisInStatic: polymorphic on purpose
     return this === WanfedError || (value as Error).name === this.prototype.name
   }
 }
@@ -149,7 +151,11 @@ export class NoRouteError extends define('NoRouteError', 'WANFED_ERR_NO_ROUTE', 
 /** A packet was dropped because its connection's write buffer is full, as UDP would drop it. */
 export class CongestedError extends define('CongestedError', 'WANFED_ERR_CONGESTED', true) {}
 /** An operation needs `listen()` to have completed first. */
-export class NotListeningError extends define('NotListeningError', 'WANFED_ERR_NOT_LISTENING', false) {}
+export class NotListeningError extends define(
+  'NotListeningError',
+  'WANFED_ERR_NOT_LISTENING',
+  false,
+) {}
 /** The object was closed; operations after `close()` reject with this. */
 export class ClosedError extends define('ClosedError', 'WANFED_ERR_CLOSED', false) {}
 /** The object was destroyed; in-flight operations reject with this, with the destroy reason as `cause`. */

@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net'
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
-import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls'
+import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls'
 import { EventEmitter } from 'eventemitter3'
 import { ClosedError, InvalidArgumentError, WanfedError } from '../errors.ts'
 import { formatHostPort } from '../internal/address.ts'
@@ -97,6 +97,8 @@ interface PendingConn {
   timer: TimerHandle
   remote: string
   timedOut: boolean
+  /** The first byte was TLS and the socket went to the TLS engine. */
+  tls: boolean
 }
 
 /**
@@ -149,14 +151,36 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
 
   constructor(options: AlpnServerOptions) {
     super()
-    if (options?.tls === undefined) throw new InvalidArgumentError('AlpnServer needs tls credentials (ca, cert, key)')
+    if (options?.tls === undefined)
+      throw new InvalidArgumentError('AlpnServer needs tls credentials (ca, cert, key)')
     this.#clock = options.clock ?? systemClock
-    this.#handshakeTimeoutMs = nonNegative(options.handshakeTimeoutMs, DEFAULT_SERVER_HANDSHAKE_TIMEOUT_MS, 'handshakeTimeoutMs', false)
-    this.#maxConnsPerClient = nonNegative(options.maxConnsPerClient, DEFAULT_MAX_CONNS_PER_CLIENT, 'maxConnsPerClient', true)
-    this.#closeGraceMs = nonNegative(options.closeGraceMs, DEFAULT_CLOSE_GRACE_MS, 'closeGraceMs', true)
+    this.#handshakeTimeoutMs = nonNegative(
+      options.handshakeTimeoutMs,
+      DEFAULT_SERVER_HANDSHAKE_TIMEOUT_MS,
+      'handshakeTimeoutMs',
+      false,
+    )
+    this.#maxConnsPerClient = nonNegative(
+      options.maxConnsPerClient,
+      DEFAULT_MAX_CONNS_PER_CLIENT,
+      'maxConnsPerClient',
+      true,
+    )
+    this.#closeGraceMs = nonNegative(
+      options.closeGraceMs,
+      DEFAULT_CLOSE_GRACE_MS,
+      'closeGraceMs',
+      true,
+    )
     this.#maxTypeValue = options.maxTypeValue ?? RPC_MAX_TYPE_VALUE
-    if (!Number.isInteger(this.#maxTypeValue) || this.#maxTypeValue < 0 || this.#maxTypeValue > 19) {
-      throw new InvalidArgumentError(`maxTypeValue must be an integer 0..19, got ${options.maxTypeValue}`)
+    if (
+      !Number.isInteger(this.#maxTypeValue) ||
+      this.#maxTypeValue < 0 ||
+      this.#maxTypeValue > 19
+    ) {
+      throw new InvalidArgumentError(
+        `maxTypeValue must be an integer 0..19, got ${options.maxTypeValue}`,
+      )
     }
     this.#serverNames = sniPredicate(options.serverNames)
 
@@ -172,7 +196,9 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
     this.#tls.on('secureConnection', (socket) => this.#onSecure(socket))
     this.#tls.on('tlsClientError', (err, socket) => this.#onTlsError(err, socket))
 
-    this.#net = createNetServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.#onConnection(socket))
+    this.#net = createNetServer({ noDelay: true, pauseOnConnect: false }, (socket) =>
+      this.#onConnection(socket),
+    )
     this.#net.on('error', (err) => this.emit('error', err))
   }
 
@@ -200,7 +226,9 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
   /** Registers the handler for a legacy type byte (0..maxTypeValue). */
   handleLegacy(typeByte: number, handler: LegacyHandler): this {
     if (!Number.isInteger(typeByte) || typeByte < 0 || typeByte > this.#maxTypeValue) {
-      throw new InvalidArgumentError(`legacy type byte must be an integer 0..${this.#maxTypeValue}, got ${typeByte}`)
+      throw new InvalidArgumentError(
+        `legacy type byte must be an integer 0..${this.#maxTypeValue}, got ${typeByte}`,
+      )
     }
     if (typeof handler !== 'function') throw new InvalidArgumentError('handler must be a function')
     this.#legacy.set(typeByte, handler)
@@ -213,7 +241,9 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
   }
 
   /** Starts listening. Resolves with the bound address (port 0 picks a free port). */
-  listen(options: { host?: string; port?: number; signal?: AbortSignal } = {}): Promise<AddressInfo> {
+  listen(
+    options: { host?: string; port?: number; signal?: AbortSignal } = {},
+  ): Promise<AddressInfo> {
     if (this.#status !== 'idle') {
       return Promise.reject(
         this.#status === 'listening'
@@ -225,13 +255,20 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => {
         this.#status = 'closed'
-        reject(new WanfedError('WANFED_ERR_SOCKET', `AlpnServer cannot listen: ${err.message}`, { cause: err }))
+        reject(
+          new WanfedError('WANFED_ERR_SOCKET', `AlpnServer cannot listen: ${err.message}`, {
+            cause: err,
+          }),
+        )
       }
       this.#net.once('error', onError)
-      this.#net.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, signal: options.signal }, () => {
-        this.#net.off('error', onError)
-        resolve(this.#net.address() as AddressInfo)
-      })
+      this.#net.listen(
+        { host: options.host ?? '127.0.0.1', port: options.port ?? 0, signal: options.signal },
+        () => {
+          this.#net.off('error', onError)
+          resolve(this.#net.address() as AddressInfo)
+        },
+      )
     })
   }
 
@@ -276,7 +313,9 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
     const wasListening = this.#status === 'listening'
     this.#status = 'closing'
     for (const socket of this.#pending.keys()) this.#drop(socket, 'closing')
-    const closed = wasListening ? new Promise<void>((resolve) => this.#net.close(() => resolve())) : Promise.resolve()
+    const closed = wasListening
+      ? new Promise<void>((resolve) => this.#net.close(() => resolve()))
+      : Promise.resolve()
     if (!abrupt && this.#dispatched.size > 0) await this.#settle(this.#closeGraceMs)
     for (const socket of this.#dispatched) socket.destroy()
     await closed
@@ -323,8 +362,12 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
       const n = (this.#perIp.get(ip) ?? 1) - 1
       if (n <= 0) this.#perIp.delete(ip)
       else this.#perIp.set(ip, n)
-      this.#pending.delete(socket)
       this.#dispatched.delete(socket)
+      // Still pending: the TLS engine gave up without an event (Node destroys a client whose
+      // certificate fails verification silently), or the peer went away mid-handshake.
+      const conn = this.#pending.get(socket)
+      if (conn !== undefined)
+        this.#drop(socket, conn.tls ? 'tls-error' : 'closed-before-first-byte')
     })
     // Peer resets before dispatch are routine (scanners, aborted dials); they are counted, not thrown.
     socket.on('error', (err) => debug('connection %s error: %s', remote, err.message))
@@ -332,6 +375,7 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
     const conn: PendingConn = {
       remote,
       timedOut: false,
+      tls: false,
       timer: this.#clock.setTimeout(() => {
         conn.timedOut = true
         this.#drop(socket, 'handshake-timeout')
@@ -350,6 +394,7 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
       socket.unshift(chunk)
       const first = chunk[0] as number
       if (isNativeTlsFirstByte(first, this.#maxTypeValue)) {
+        conn.tls = true
         this.#tls.emit('connection', socket)
         return
       }
@@ -369,7 +414,8 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
     this.#pending.delete(socket)
     this.#dispatched.add(socket)
     this.#byTypeByte[typeByte] = (this.#byTypeByte[typeByte] ?? 0) + 1
-    if (channels.serverLegacy.hasSubscribers) channels.serverLegacy.publish({ typeByte, remote: conn.remote })
+    if (channels.serverLegacy.hasSubscribers)
+      channels.serverLegacy.publish({ typeByte, remote: conn.remote })
     debug('legacy connection %s type byte %d', conn.remote, typeByte)
     this.#invoke(() => handler(socket, { typeByte, remote: conn.remote }), socket)
   }
@@ -405,7 +451,8 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
     this.#dispatched.add(tlsSocket)
     tlsSocket.once('close', () => this.#dispatched.delete(tlsSocket))
     this.#byAlpn[alpn] = (this.#byAlpn[alpn] ?? 0) + 1
-    if (channels.serverAccepted.hasSubscribers) channels.serverAccepted.publish({ remote: conn.remote, alpn, servername })
+    if (channels.serverAccepted.hasSubscribers)
+      channels.serverAccepted.publish({ remote: conn.remote, alpn, servername })
     debug('accepted %s sni=%s alpn=%s', conn.remote, servername, alpn)
     this.#invoke(() => handler(tlsSocket, { alpn, servername, remote: conn.remote }), tlsSocket)
   }
@@ -417,7 +464,11 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
     if (raw === undefined || conn === undefined || conn.timedOut) return
     const code = (err as NodeJS.ErrnoException).code
     const reason: RejectReason =
-      err instanceof SniMismatchError ? 'sni-mismatch' : code === 'ERR_SSL_NO_APPLICATION_PROTOCOL' ? 'unknown-alpn' : 'tls-error'
+      err instanceof SniMismatchError
+        ? 'sni-mismatch'
+        : code === 'ERR_SSL_NO_APPLICATION_PROTOCOL'
+          ? 'unknown-alpn'
+          : 'tls-error'
     this.#drop(raw, reason, err)
   }
 
@@ -443,7 +494,8 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
   #count(reason: RejectReason, remote: string, error?: Error): void {
     this.#rejected[reason]++
     debug('rejected %s: %s%s', remote, reason, error ? ` (${error.message})` : '')
-    if (channels.serverRejected.hasSubscribers) channels.serverRejected.publish({ remote, reason, error })
+    if (channels.serverRejected.hasSubscribers)
+      channels.serverRejected.publish({ remote, reason, error })
     this.emit('rejected', error === undefined ? { reason, remote } : { reason, remote, error })
   }
 
@@ -471,15 +523,28 @@ function sniPredicate(
 ): ((servername: string | undefined) => boolean) | undefined {
   if (names === undefined) return undefined
   if (typeof names === 'function') return names
-  if (!Array.isArray(names)) throw new InvalidArgumentError('serverNames must be an array of names or a function')
+  if (!Array.isArray(names))
+    throw new InvalidArgumentError('serverNames must be an array of names or a function')
   const set = new Set(names.map((n) => n.toLowerCase()))
   return (sni) => sni !== undefined && set.has(sni.toLowerCase())
 }
 
-function nonNegative(value: number | undefined, fallback: number, name: string, zeroOk: boolean): number {
+function nonNegative(
+  value: number | undefined,
+  fallback: number,
+  name: string,
+  zeroOk: boolean,
+): number {
   if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!zeroOk && value === 0)) {
-    throw new InvalidArgumentError(`${name} must be a ${zeroOk ? 'non-negative' : 'positive'} number, got ${value}`)
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < 0 ||
+    (!zeroOk && value === 0)
+  ) {
+    throw new InvalidArgumentError(
+      `${name} must be a ${zeroOk ? 'non-negative' : 'positive'} number, got ${value}`,
+    )
   }
   return value
 }

@@ -1,0 +1,46 @@
+import { once } from 'node:events'
+import { createServer, type Server, type Socket } from 'node:net'
+
+/** A TCP listener on 127.0.0.1 that accepts and never says a word: a peer that hangs handshakes. */
+export async function silentServer(): Promise<{
+  port: number
+  sockets: Set<Socket>
+  close(): Promise<void>
+}> {
+  const sockets = new Set<Socket>()
+  const server: Server = createServer((s) => {
+    sockets.add(s)
+    s.on('error', () => {})
+    // Read (and discard) so the peer's FIN is noticed and the socket closes.
+    s.resume()
+    s.on('close', () => sockets.delete(s))
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  return {
+    port,
+    sockets,
+    async close() {
+      for (const s of sockets) s.destroy()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+/** A port on 127.0.0.1 that nothing listens on (bound then released). */
+export async function closedPort(): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as { port: number }
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+/** Reads a stream to its end. */
+export async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Uint8Array))
+  return Buffer.concat(chunks)
+}
