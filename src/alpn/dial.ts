@@ -1,5 +1,5 @@
 import { connect as netConnect, type Socket } from 'node:net'
-import { connect as tlsConnect, type TLSSocket } from 'node:tls'
+import { type TLSSocket, connect as tlsConnect } from 'node:tls'
 import {
   AlpnMismatchError,
   ConnectTimeoutError,
@@ -66,19 +66,30 @@ function plan(options: DialViaGatewayOptions): Plan {
   if (options.datacenter === '' && options.servername === undefined) {
     throw new InvalidArgumentError('cannot dial via a gateway without a target datacenter')
   }
-  const servername = options.servername ?? serverSni(options.datacenter, options.node, options.domain)
+  const servername =
+    options.servername ?? serverSni(options.datacenter, options.node, options.domain)
   return {
     target,
     servername,
-    connectTimeoutMs: positive(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, 'connectTimeoutMs'),
-    handshakeTimeoutMs: positive(options.handshakeTimeoutMs, DEFAULT_HANDSHAKE_TIMEOUT_MS, 'handshakeTimeoutMs'),
+    connectTimeoutMs: positive(
+      options.connectTimeoutMs,
+      DEFAULT_CONNECT_TIMEOUT_MS,
+      'connectTimeoutMs',
+    ),
+    handshakeTimeoutMs: positive(
+      options.handshakeTimeoutMs,
+      DEFAULT_HANDSHAKE_TIMEOUT_MS,
+      'handshakeTimeoutMs',
+    ),
   }
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback
   if (!Number.isFinite(value) || value <= 0) {
-    throw new InvalidArgumentError(`${name} must be a positive number of milliseconds, got ${value}`)
+    throw new InvalidArgumentError(
+      `${name} must be a positive number of milliseconds, got ${value}`,
+    )
   }
   return value
 }
@@ -112,7 +123,8 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
   if (signal?.aborted) return Promise.reject(abortReason(signal, what))
 
   return new Promise<TLSSocket>((resolve, reject) => {
-    if (channels.dialStart.hasSubscribers) channels.dialStart.publish({ gateway, sni: servername, alpn })
+    if (channels.dialStart.hasSubscribers)
+      channels.dialStart.publish({ gateway, sni: servername, alpn })
     let settled = false
     let tlsSocket: TLSSocket | undefined
     const raw: Socket = netConnect({
@@ -123,15 +135,24 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
       ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
     })
     let timer = clock.setTimeout(
-      () => fail(new ConnectTimeoutError(`${what}: TCP connect timed out after ${p.connectTimeoutMs} ms`)),
+      () =>
+        fail(
+          new ConnectTimeoutError(`${what}: TCP connect timed out after ${p.connectTimeoutMs} ms`),
+        ),
       p.connectTimeoutMs,
     )
 
     const onAbort = () => fail(abortReason(signal as AbortSignal, what))
     const onRawError = (err: Error) =>
-      fail(new SocketError(`${what}: ${tlsSocket ? 'connection failed during TLS handshake' : 'connect failed'}: ${err.message}`, { cause: err }))
+      fail(
+        new SocketError(
+          `${what}: ${tlsSocket ? 'connection failed during TLS handshake' : 'connect failed'}: ${err.message}`,
+          { cause: err },
+        ),
+      )
     const onTlsError = (err: Error) => fail(mapHandshakeError(err, what))
-    const onTlsClose = () => fail(new SocketError(`${what}: connection closed during TLS handshake`))
+    const onTlsClose = () =>
+      fail(new SocketError(`${what}: connection closed during TLS handshake`))
 
     const cleanup = () => {
       clock.clearTimeout(timer)
@@ -154,14 +175,20 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
       raw.destroy()
       if (sessionCache !== undefined && err instanceof TlsError) sessionCache.delete(servername)
       debug('%s failed: %s', what, err.message)
-      if (channels.dialError.hasSubscribers) channels.dialError.publish({ gateway, sni: servername, alpn, error: err })
+      if (channels.dialError.hasSubscribers)
+        channels.dialError.publish({ gateway, sni: servername, alpn, error: err })
       reject(err)
     }
 
     function onConnect() {
       clock.clearTimeout(timer)
       timer = clock.setTimeout(
-        () => fail(new HandshakeTimeoutError(`${what}: TLS handshake timed out after ${p.handshakeTimeoutMs} ms`)),
+        () =>
+          fail(
+            new HandshakeTimeoutError(
+              `${what}: TLS handshake timed out after ${p.handshakeTimeoutMs} ms`,
+            ),
+          ),
         p.handshakeTimeoutMs,
       )
       const session = sessionCache?.get(servername)
@@ -184,7 +211,11 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
     function onSecure() {
       const socket = tlsSocket as TLSSocket
       if (socket.alpnProtocol !== alpn) {
-        fail(new AlpnMismatchError(`${what}: peer selected ${JSON.stringify(socket.alpnProtocol || null)}, not ${alpn}`))
+        fail(
+          new AlpnMismatchError(
+            `${what}: peer selected ${JSON.stringify(socket.alpnProtocol || null)}, not ${alpn}`,
+          ),
+        )
         return
       }
       settled = true
@@ -193,7 +224,8 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
       // socket from throwing an unhandled 'error' by forwarding instead.
       raw.on('error', (err) => socket.destroy(err))
       debug('%s connected (resumed=%s)', what, socket.isSessionReused())
-      if (channels.dialConnected.hasSubscribers) channels.dialConnected.publish({ gateway, sni: servername, alpn, socket })
+      if (channels.dialConnected.hasSubscribers)
+        channels.dialConnected.publish({ gateway, sni: servername, alpn, socket })
       resolve(socket)
     }
 

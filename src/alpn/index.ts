@@ -20,7 +20,13 @@
 export type { DialViaGatewayOptions } from './dial.ts'
 export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_HANDSHAKE_TIMEOUT_MS, dialViaGateway } from './dial.ts'
 export type { FrameDecoderOptions, FrameHandler } from './frame.ts'
-export { encodeFrame, encodeFrameHeader, FRAME_HEADER_SIZE, FrameDecoder, MAX_PACKET_SIZE } from './frame.ts'
+export {
+  encodeFrame,
+  encodeFrameHeader,
+  FRAME_HEADER_SIZE,
+  FrameDecoder,
+  MAX_PACKET_SIZE,
+} from './frame.ts'
 export {
   ALPN_RPC_CONSUL,
   ALPN_RPC_GOSSIP,

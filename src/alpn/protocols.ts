@@ -59,6 +59,9 @@ export const RpcType = Object.freeze({
 export const RPC_MAX_TYPE_VALUE = 9
 
 /** True when a connection whose first byte is `byte` carries native TLS rather than a type byte. */
-export function isNativeTlsFirstByte(byte: number, maxTypeValue: number = RPC_MAX_TYPE_VALUE): boolean {
+export function isNativeTlsFirstByte(
+  byte: number,
+  maxTypeValue: number = RPC_MAX_TYPE_VALUE,
+): boolean {
   return byte > maxTypeValue
 }

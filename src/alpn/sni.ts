@@ -16,12 +16,14 @@ const LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/
  */
 export function serverSni(dc: string, node?: string, domain: string = DEFAULT_DOMAIN): string {
   const dom = domain.endsWith('.') ? domain.slice(0, -1) : domain
-  if (!LABEL.test(dc)) throw new InvalidArgumentError(`invalid datacenter for SNI: ${JSON.stringify(dc)}`)
+  if (!LABEL.test(dc))
+    throw new InvalidArgumentError(`invalid datacenter for SNI: ${JSON.stringify(dc)}`)
   if (dom === '' || !dom.split('.').every((l) => LABEL.test(l))) {
     throw new InvalidArgumentError(`invalid domain for SNI: ${JSON.stringify(domain)}`)
   }
   if (node === undefined || node === '' || node === '*') return `server.${dc}.${dom}`
-  if (!LABEL.test(node)) throw new InvalidArgumentError(`invalid node name for SNI: ${JSON.stringify(node)}`)
+  if (!LABEL.test(node))
+    throw new InvalidArgumentError(`invalid node name for SNI: ${JSON.stringify(node)}`)
   return `${node}.server.${dc}.${dom}`
 }
 
@@ -33,7 +35,10 @@ export interface ParsedServerSni {
 }
 
 /** Parses `<node>.server.<dc>.<domain>` or `server.<dc>.<domain>`; the inverse of {@link serverSni}. */
-export function parseServerSni(sni: string, domain: string = DEFAULT_DOMAIN): ParsedServerSni | undefined {
+export function parseServerSni(
+  sni: string,
+  domain: string = DEFAULT_DOMAIN,
+): ParsedServerSni | undefined {
   const dom = domain.endsWith('.') ? domain.slice(0, -1) : domain
   const name = sni.toLowerCase()
   const suffix = `.${dom.toLowerCase()}`

@@ -38,5 +38,7 @@ export function formatHostPort(host: string, port: number): string {
 }
 
 function bad(value: string, what: string): InvalidArgumentError {
-  return new InvalidArgumentError(`invalid ${what} ${JSON.stringify(value)}: expected host:port (IPv6 in brackets)`)
+  return new InvalidArgumentError(
+    `invalid ${what} ${JSON.stringify(value)}: expected host:port (IPv6 in brackets)`,
+  )
 }

@@ -81,7 +81,17 @@ describe('host:port', () => {
   })
 
   it('refuses what is not host:port', () => {
-    for (const bad of ['', 'host', ':80', '::1:80', '[::1]80', '[nope]:1', 'h:99999', 'h:-1', 'h:8a']) {
+    for (const bad of [
+      '',
+      'host',
+      ':80',
+      '::1:80',
+      '[::1]80',
+      '[nope]:1',
+      'h:99999',
+      'h:-1',
+      'h:8a',
+    ]) {
       expect(() => parseHostPort(bad), bad).toThrow(/host:port/)
     }
   })

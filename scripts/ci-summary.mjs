@@ -1,0 +1,24 @@
+// Prints the closing line CI reads, `N passed, N failed`, from vitest's JSON report.
+// A test file that failed to load has no test results of its own; it counts as one failure.
+import { existsSync, readFileSync } from 'node:fs'
+
+const path = process.argv[2] ?? '.vitest/results.json'
+if (!existsSync(path)) {
+  console.log('0 passed, 1 failed')
+  process.exit(1)
+}
+const report = JSON.parse(readFileSync(path, 'utf8'))
+let passed = 0
+let failed = 0
+let skipped = 0
+for (const file of report.testResults ?? []) {
+  const tests = file.assertionResults ?? []
+  for (const t of tests) {
+    if (t.status === 'passed') passed++
+    else if (t.status === 'failed') failed++
+    else skipped++
+  }
+  if (file.status === 'failed' && !tests.some((t) => t.status === 'failed')) failed++
+}
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`)
+process.exit(failed > 0 ? 1 : 0)
