@@ -26,7 +26,6 @@ export type WanfedErrorCode =
   | 'WANFED_ERR_PACKET_TOO_LARGE'
   | 'WANFED_ERR_NO_GATEWAY'
   | 'WANFED_ERR_NO_ROUTE'
-  | 'WANFED_ERR_CONGESTED'
   | 'WANFED_ERR_NOT_LISTENING'
   | 'WANFED_ERR_CLOSED'
   | 'WANFED_ERR_DESTROYED'
@@ -148,8 +147,6 @@ export class PacketTooLargeError extends define(
 export class NoGatewayError extends define('NoGatewayError', 'WANFED_ERR_NO_GATEWAY', false) {}
 /** No transport is registered at that name or address (in-memory networks). */
 export class NoRouteError extends define('NoRouteError', 'WANFED_ERR_NO_ROUTE', false) {}
-/** A packet was dropped because its connection's write buffer is full, as UDP would drop it. */
-export class CongestedError extends define('CongestedError', 'WANFED_ERR_CONGESTED', true) {}
 /** An operation needs `listen()` to have completed first. */
 export class NotListeningError extends define(
   'NotListeningError',
