@@ -1,0 +1,246 @@
+import type { Duplex } from 'node:stream'
+import { EventEmitter } from 'eventemitter3'
+import { ClosedError, DestroyedError, InvalidArgumentError, NotListeningError } from '../errors.ts'
+import { type Clock, systemClock } from '../internal/clock.ts'
+import { debug } from '../internal/debug.ts'
+import { BoundedIterator, DEFAULT_HIGH_WATER_MARK } from './bounded-iterator.ts'
+import type {
+  Address,
+  DialOptions,
+  IteratorOptions,
+  Packet,
+  Transport,
+  TransportCapabilities,
+  TransportEvents,
+  TransportIterator,
+  TransportStats,
+  TransportStatus,
+} from './types.ts'
+
+/** Brand carried by every transport wanfed ships; the conformance meta-test looks for it. */
+export const transportSymbol: unique symbol = Symbol.for('wanfed.transport') as never
+
+export interface BaseTransportOptions {
+  /** Time source for timestamps and timers. Default: `performance.now()` and unref'd timers. */
+  clock?: Clock
+}
+
+/**
+ * What every transport shares: the lifecycle state machine, delivery to listeners and bounded
+ * iterators, counting of what could not be delivered, and cancellation of in-flight work on close.
+ * Subclasses implement the I/O in `bind`, `release` and the send/dial methods.
+ * @internal
+ */
+export abstract class BaseTransport extends EventEmitter<TransportEvents> implements Transport {
+  readonly [transportSymbol] = true
+  abstract readonly capabilities: TransportCapabilities
+  protected readonly clock: Clock
+  protected readonly counters = {
+    packets: { sent: 0, received: 0, dropped: 0, sendDropped: 0, sendErrors: 0 },
+    streams: { dialed: 0, dialErrors: 0, accepted: 0, dropped: 0 },
+  }
+  /** Aborted by close() or destroy(); in-flight dials and sends listen to it. */
+  protected readonly lifetime = new AbortController()
+  #status: TransportStatus = 'idle'
+  #listening: Promise<void> | undefined
+  #closing: Promise<void> | undefined
+  readonly #iterators = new Set<BoundedIterator<unknown>>()
+
+  constructor(options: BaseTransportOptions = {}) {
+    super()
+    this.clock = options.clock ?? systemClock
+  }
+
+  get status(): TransportStatus {
+    return this.#status
+  }
+
+  /** Binds sockets or registers the transport; must release what it opened if it fails. */
+  protected abstract bind(signal: AbortSignal | undefined): Promise<void>
+  /** Releases every resource. Graceful (`abrupt` false) or at once; may be called twice (close, then destroy). */
+  protected abstract release(abrupt: boolean, err?: Error): Promise<void>
+
+  abstract finalAdvertiseAddr(ip?: string, port?: number): { ip: string; port: number }
+  abstract writeToAddress(buf: Uint8Array, to: Address): Promise<number>
+  abstract dialAddressTimeout(
+    to: Address,
+    timeoutMs: number,
+    options?: DialOptions,
+  ): Promise<Duplex>
+
+  listen(options: DialOptions = {}): Promise<void> {
+    if (this.#listening !== undefined) return this.#listening
+    if (this.#status !== 'idle')
+      return Promise.reject(new ClosedError(`${this.constructor.name} is closed`))
+    if (options.signal?.aborted)
+      return Promise.reject(new ClosedError('listen aborted before it started'))
+    this.#listening = this.bind(options.signal).then(
+      () => {
+        // close() may have run while binding; then status is already past 'listening'.
+        if (this.#status === 'idle') this.#status = 'listening'
+      },
+      (err: unknown) => {
+        this.#status = 'closed'
+        this.lifetime.abort(new ClosedError('listen failed'))
+        this.#endIterators()
+        throw err
+      },
+    )
+    return this.#listening
+  }
+
+  packets(options: IteratorOptions = {}): TransportIterator<Packet> {
+    return this.#iterate('packet', options, () => {})
+  }
+
+  streams(options: IteratorOptions = {}): TransportIterator<Duplex> {
+    return this.#iterate('stream', options, (stream) => {
+      stream.destroy()
+    })
+  }
+
+  stats(): TransportStats {
+    return {
+      status: this.#status,
+      packets: { ...this.counters.packets },
+      streams: { ...this.counters.streams },
+    }
+  }
+
+  /** Stops receiving, releases sockets, ends the iterators. Idempotent; every call resolves. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown(false)
+    return this.#closing
+  }
+
+  /** Releases everything at once; in-flight operations reject with `DestroyedError` (cause: `err`). */
+  destroy(err?: Error): void {
+    if (this.#status === 'closed') return
+    const reason = new DestroyedError(
+      `${this.constructor.name} destroyed`,
+      err === undefined ? {} : { cause: err },
+    )
+    if (!this.lifetime.signal.aborted) this.lifetime.abort(reason)
+    if (this.#closing === undefined) {
+      this.#closing = this.#shutdown(true, err)
+    } else {
+      // A graceful close is under way: escalate it.
+      this.release(true, err).catch((e: unknown) => debug('destroy during close: %s', String(e)))
+    }
+    this.#closing.catch(() => {})
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close()
+  }
+
+  /**
+   * Throws unless the transport is listening. Call first in every send or dial, synchronously, so
+   * an operation after close fails before it touches a socket.
+   */
+  protected assertListening(what: string): void {
+    if (this.#status === 'listening') return
+    if (this.#status === 'idle') throw new NotListeningError(`${what}: call listen() first`)
+    const reason = this.lifetime.signal.reason
+    throw reason instanceof DestroyedError
+      ? reason
+      : new ClosedError(`${what}: transport is closed`)
+  }
+
+  /** Hands an inbound packet to its consumers, or counts it as dropped when there are none. */
+  protected deliverPacket(packet: Packet): void {
+    this.counters.packets.received++
+    if (this.#status !== 'listening' || this.listenerCount('packet') === 0) {
+      this.counters.packets.dropped++
+      return
+    }
+    this.#emitSafe('packet', packet)
+  }
+
+  /** Hands an inbound stream to its consumers, or destroys and counts it when there are none. */
+  protected deliverStream(stream: Duplex): void {
+    this.counters.streams.accepted++
+    if (this.#status !== 'listening' || this.listenerCount('stream') === 0) {
+      this.counters.streams.dropped++
+      stream.destroy()
+      return
+    }
+    this.#emitSafe('stream', stream)
+  }
+
+  /** Reports a background failure: counted in debug output and emitted as `error`. */
+  protected reportError(err: Error): void {
+    debug('%s background error: %s', this.constructor.name, err.message)
+    this.emit('error', err)
+  }
+
+  #emitSafe<E extends 'packet' | 'stream'>(
+    event: E,
+    value: Parameters<TransportEvents[E]>[0],
+  ): void {
+    try {
+      ;(this.emit as (e: string, v: unknown) => boolean)(event, value)
+    } catch (err) {
+      // A throwing listener must not corrupt the receive path that called us.
+      this.reportError(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  #iterate<T>(
+    event: 'packet' | 'stream',
+    options: IteratorOptions,
+    dispose: (item: T) => void,
+  ): TransportIterator<T> {
+    const hwm = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK
+    if (!Number.isInteger(hwm) || hwm < 1) {
+      throw new InvalidArgumentError(
+        `highWaterMark must be a positive integer, got ${options.highWaterMark}`,
+      )
+    }
+    const onItem = (item: T) => {
+      if (!iterator.push(item)) {
+        if (event === 'packet') this.counters.packets.dropped++
+        else this.counters.streams.dropped++
+        dispose(item)
+      }
+    }
+    const onAbort = () => void iterator.return()
+    const iterator: BoundedIterator<T> = new BoundedIterator<T>(
+      hwm,
+      () => {
+        this.off(event, onItem as never)
+        options.signal?.removeEventListener('abort', onAbort)
+        this.#iterators.delete(iterator as BoundedIterator<unknown>)
+      },
+      dispose,
+    )
+    if (this.#status === 'closed' || this.#status === 'closing' || options.signal?.aborted) {
+      iterator.end()
+      return iterator
+    }
+    this.on(event, onItem as never)
+    options.signal?.addEventListener('abort', onAbort, { once: true })
+    this.#iterators.add(iterator as BoundedIterator<unknown>)
+    return iterator
+  }
+
+  #endIterators(): void {
+    for (const it of [...this.#iterators]) it.end()
+  }
+
+  async #shutdown(abrupt: boolean, err?: Error): Promise<void> {
+    if (this.#status === 'closed') return
+    this.#status = 'closing'
+    if (!this.lifetime.signal.aborted)
+      this.lifetime.abort(new ClosedError(`${this.constructor.name} closed`))
+    // Let a bind in progress settle first, so release sees everything it opened.
+    await this.#listening?.catch(() => {})
+    try {
+      await this.release(abrupt, err)
+    } finally {
+      this.#status = 'closed'
+      this.#endIterators()
+      this.emit('close')
+    }
+  }
+}

@@ -1,0 +1,407 @@
+import type { Duplex } from 'node:stream'
+import type { TLSSocket } from 'node:tls'
+import { dialViaGateway } from '../alpn/dial.ts'
+import { encodeFrame, MAX_PACKET_SIZE } from '../alpn/frame.ts'
+import { ALPN_WAN_GOSSIP_PACKET, ALPN_WAN_GOSSIP_STREAM } from '../alpn/protocols.ts'
+import type { AlpnConnectionInfo, AlpnServer } from '../alpn/server.ts'
+import { TlsSessionCache } from '../alpn/session-cache.ts'
+import { DEFAULT_DOMAIN, serverSni } from '../alpn/sni.ts'
+import type { TlsCredentials } from '../alpn/tls-options.ts'
+import {
+  InvalidArgumentError,
+  NoGatewayError,
+  PacketTooLargeError,
+  TimeoutError,
+  type WanfedError,
+} from '../errors.ts'
+import { abortReason } from '../internal/abort.ts'
+import { debug } from '../internal/debug.ts'
+import type { GatewayLocator } from '../locator/types.ts'
+import { BaseTransport, type BaseTransportOptions } from './base-transport.ts'
+import { type NodeNameRule, splitNodeName } from './node-name.ts'
+import {
+  PacketPool,
+  type PacketPoolOptions,
+  type PacketPoolStats,
+  type PooledConnection,
+} from './packet-pool.ts'
+import {
+  DEFAULT_FRAME_BODY_TIMEOUT_MS,
+  DEFAULT_FRAME_IDLE_TIMEOUT_MS,
+  receivePackets,
+} from './packet-receiver.ts'
+import type {
+  Address,
+  DialOptions,
+  Packet,
+  Transport,
+  TransportCapabilities,
+  TransportStats,
+} from './types.ts'
+
+export interface WanfedTransportOptions extends BaseTransportOptions {
+  /** The transport for same-DC traffic (usually a `NetTransport`). The wrapper owns its lifecycle. */
+  transport: Transport
+  /** This node's datacenter. A destination whose node name ends in another DC goes through a gateway. */
+  datacenter: string
+  /** Picks the gateway for each new cross-DC connection. */
+  locator: GatewayLocator
+  /** This node's certificate and key, and the federation's CA. */
+  tls: TlsCredentials
+  /** Consul domain for SNI names. Default `consul`. */
+  domain?: string
+  /** How node names encode their datacenter. Default `'strict'` (Consul's `<node>.<dc>`). */
+  nodeNameRule?: NodeNameRule
+  /** Bounds and timers of the cross-DC packet connection pool. */
+  pool?: PacketPoolOptions
+  /** TCP connect timeout towards a gateway, ms. Default 10,000. */
+  connectTimeoutMs?: number
+  /** TLS handshake timeout, ms. Default 10,000. */
+  handshakeTimeoutMs?: number
+  /** Largest cross-DC packet, in bytes; at most 4,194,304 (the default). */
+  maxPacketSize?: number
+  /** Inbound packet connections: the wait allowed for the next frame. Default 120,000 ms (Consul's). */
+  frameIdleTimeoutMs?: number
+  /** Inbound packet connections: the time a begun frame has to arrive whole. Default 10,000 ms. */
+  frameBodyTimeoutMs?: number
+  /** TLS session cache for stream dials, or `false` to turn resumption off. Default: 256 entries. */
+  sessionCache?: TlsSessionCache | false
+}
+
+export interface WanfedTransportStats extends TransportStats {
+  /** Cross-DC packet connection pool. */
+  pool: PacketPoolStats
+  /** Inbound cross-DC protocol errors, by code. */
+  protocolErrors: Record<string, number>
+  /** Inbound packet and stream connections currently open. */
+  inbound: { packetConns: number; streams: number }
+  /** The wrapped transport's own stats. */
+  inner: TransportStats
+}
+
+/**
+ * Consul's `wanfed.Transport` for Node. Same-DC traffic goes to the wrapped transport unchanged;
+ * traffic to a node in another DC (told by the node-name suffix `<node>.<dc>`) goes through a mesh
+ * gateway: packets as length-prefixed frames over pooled TLS connections with ALPN
+ * `consul/wan-gossip/packet`, streams as one TLS connection each with ALPN `consul/wan-gossip/stream`.
+ * Inbound cross-DC traffic arrives through the {@link AlpnServer} given to {@link attach}.
+ *
+ * @example
+ * ```ts
+ * const transport = new WanfedTransport({
+ *   transport: new NetTransport({ bindAddrs: ['127.0.0.1'] }),
+ *   datacenter: 'dc1',
+ *   locator: new StaticGatewayLocator({ dc2: ['127.0.0.1:8443'] }),
+ *   tls: { ca, cert, key },
+ * }).attach(alpnServer)
+ * transport.on('packet', (p) => memberlist.ingest(p))
+ * await transport.listen()
+ * await transport.writeToAddress(buf, { name: 'bob.dc2', addr: '10.0.2.7:8302' })
+ * ```
+ */
+export class WanfedTransport extends BaseTransport {
+  readonly capabilities: TransportCapabilities
+  readonly datacenter: string
+  readonly #inner: Transport
+  readonly #locator: GatewayLocator
+  readonly #tls: TlsCredentials
+  readonly #domain: string
+  readonly #rule: NodeNameRule
+  readonly #pool: PacketPool
+  readonly #connectTimeoutMs: number | undefined
+  readonly #handshakeTimeoutMs: number | undefined
+  readonly #maxPacketSize: number
+  readonly #frameIdleTimeoutMs: number
+  readonly #frameBodyTimeoutMs: number
+  readonly #sessionCache: TlsSessionCache | undefined
+  readonly #servers = new Set<AlpnServer>()
+  readonly #inboundPackets = new Set<Duplex>()
+  readonly #streams = new Set<Duplex>()
+  readonly #protocolErrors: Record<string, number> = {}
+  readonly #innerListeners: {
+    packet: (p: Packet) => void
+    stream: (s: Duplex) => void
+    error: (e: Error) => void
+  }
+
+  constructor(options: WanfedTransportOptions) {
+    super(options)
+    if (options?.transport === undefined)
+      throw new InvalidArgumentError('WanfedTransport needs the transport to wrap')
+    if (typeof options.datacenter !== 'string' || options.datacenter === '') {
+      throw new InvalidArgumentError('WanfedTransport needs a non-empty datacenter')
+    }
+    if (options.locator === undefined || typeof options.locator.pickGateway !== 'function') {
+      throw new InvalidArgumentError(
+        'WanfedTransport needs a GatewayLocator (an object with pickGateway)',
+      )
+    }
+    if (options.tls === undefined)
+      throw new InvalidArgumentError('WanfedTransport needs tls credentials (ca, cert, key)')
+    this.#inner = options.transport
+    this.datacenter = options.datacenter
+    this.#locator = options.locator
+    this.#tls = options.tls
+    this.#domain = options.domain ?? DEFAULT_DOMAIN
+    serverSni(this.datacenter, undefined, this.#domain) // validates datacenter and domain
+    this.#rule = options.nodeNameRule ?? 'strict'
+    this.#connectTimeoutMs = options.connectTimeoutMs
+    this.#handshakeTimeoutMs = options.handshakeTimeoutMs
+    this.#maxPacketSize = options.maxPacketSize ?? MAX_PACKET_SIZE
+    if (
+      !Number.isInteger(this.#maxPacketSize) ||
+      this.#maxPacketSize < 1 ||
+      this.#maxPacketSize > MAX_PACKET_SIZE
+    ) {
+      throw new InvalidArgumentError(
+        `maxPacketSize must be an integer 1..${MAX_PACKET_SIZE}, got ${options.maxPacketSize}`,
+      )
+    }
+    this.#frameIdleTimeoutMs = options.frameIdleTimeoutMs ?? DEFAULT_FRAME_IDLE_TIMEOUT_MS
+    this.#frameBodyTimeoutMs = options.frameBodyTimeoutMs ?? DEFAULT_FRAME_BODY_TIMEOUT_MS
+    for (const [name, v] of [
+      ['frameIdleTimeoutMs', this.#frameIdleTimeoutMs],
+      ['frameBodyTimeoutMs', this.#frameBodyTimeoutMs],
+    ] as const) {
+      if (!(v > 0))
+        throw new InvalidArgumentError(`${name} must be a positive number of ms, got ${v}`)
+    }
+    this.#sessionCache =
+      options.sessionCache === false ? undefined : (options.sessionCache ?? new TlsSessionCache())
+    this.capabilities = {
+      lossyPackets: true,
+      maxPacketSize: Math.min(this.#maxPacketSize, this.#inner.capabilities.maxPacketSize),
+    }
+    this.#pool = new PacketPool(
+      (key) => this.#dialPacketConn(key),
+      (conn, _key, err) => this.#reportGateway(conn.gateway, _key, err),
+      options.pool,
+      this.clock,
+    )
+    this.#innerListeners = {
+      packet: (p) => this.deliverPacket(p),
+      stream: (s) => this.deliverStream(s),
+      error: (e) => this.reportError(e),
+    }
+    this.#inner.on('packet', this.#innerListeners.packet)
+    this.#inner.on('stream', this.#innerListeners.stream)
+    this.#inner.on('error', this.#innerListeners.error)
+  }
+
+  /** The wrapped transport. */
+  get inner(): Transport {
+    return this.#inner
+  }
+
+  /**
+   * Receives cross-DC traffic from `server`: registers handlers for `consul/wan-gossip/packet` and
+   * `consul/wan-gossip/stream`. The server stays the caller's (it may carry other protocols);
+   * `close()` removes the handlers and closes the connections they accepted.
+   */
+  attach(server: AlpnServer): this {
+    this.#servers.add(server)
+    server.handle(ALPN_WAN_GOSSIP_PACKET, (socket, info) => this.#onPacketConn(socket, info))
+    server.handle(ALPN_WAN_GOSSIP_STREAM, (socket) => this.#onStreamConn(socket))
+    return this
+  }
+
+  finalAdvertiseAddr(ip?: string, port?: number): { ip: string; port: number } {
+    return this.#inner.finalAdvertiseAddr(ip, port)
+  }
+
+  /**
+   * Sends one packet. Same DC: the wrapped transport. Another DC: one frame on a pooled connection
+   * to that node through a gateway; a congested connection drops the packet (counted), as UDP would.
+   *
+   * @throws {InvalidNodeNameError} the name does not encode a datacenter (even for same-DC targets, as in Consul)
+   * @throws {NoGatewayError} the locator knows no gateway for the destination DC
+   * @throws {PacketTooLargeError} the packet exceeds `maxPacketSize`
+   */
+  async writeToAddress(buf: Uint8Array, to: Address): Promise<number> {
+    this.assertListening('writeToAddress')
+    const name = to.name ?? ''
+    const { datacenter } = splitNodeName(name, this.#rule)
+    if (datacenter === this.datacenter) return this.#inner.writeToAddress(buf, to)
+    if (buf.byteLength > this.#maxPacketSize) {
+      throw new PacketTooLargeError(
+        `packet of ${buf.byteLength} bytes exceeds the limit of ${this.#maxPacketSize} bytes`,
+      )
+    }
+    const frame = encodeFrame(buf)
+    try {
+      const outcome = await this.#pool.send(name, frame)
+      if (outcome === 'sent') this.counters.packets.sent++
+      else this.counters.packets.sendDropped++
+    } catch (err) {
+      this.counters.packets.sendErrors++
+      throw err
+    }
+    return this.clock.now()
+  }
+
+  /**
+   * Opens a stream. Same DC: the wrapped transport. Another DC: a fresh TLS connection through a
+   * gateway, within `timeoutMs` (Consul ignores the timeout) and cancellable by `options.signal`.
+   */
+  async dialAddressTimeout(
+    to: Address,
+    timeoutMs: number,
+    options: DialOptions = {},
+  ): Promise<Duplex> {
+    this.assertListening('dialAddressTimeout')
+    const name = to.name ?? ''
+    const { node, datacenter } = splitNodeName(name, this.#rule)
+    if (datacenter === this.datacenter)
+      return this.#inner.dialAddressTimeout(to, timeoutMs, options)
+    if (!(timeoutMs > 0))
+      throw new InvalidArgumentError(`timeoutMs must be positive, got ${timeoutMs}`)
+    const what = `dial ${name}`
+    if (options.signal?.aborted) throw abortReason(options.signal, what)
+    const gateway = this.#pick(datacenter, name)
+    const deadline = new AbortController()
+    const timer = this.clock.setTimeout(
+      () => deadline.abort(new TimeoutError(`${what}: timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    )
+    const signals = [deadline.signal, this.lifetime.signal]
+    if (options.signal !== undefined) signals.push(options.signal)
+    try {
+      const socket = await dialViaGateway({
+        gateway,
+        datacenter,
+        node,
+        domain: this.#domain,
+        alpn: ALPN_WAN_GOSSIP_STREAM,
+        tls: this.#tls,
+        signal: AbortSignal.any(signals),
+        clock: this.clock,
+        ...this.#timeouts(),
+        ...(this.#sessionCache === undefined ? {} : { sessionCache: this.#sessionCache }),
+      })
+      this.#locator.reportSuccess?.(datacenter, gateway)
+      this.counters.streams.dialed++
+      this.#track(socket)
+      return socket
+    } catch (err) {
+      this.counters.streams.dialErrors++
+      // Report the real cause: our own deadline, the transport closing, or the caller's signal.
+      if (this.lifetime.signal.aborted) throw this.lifetime.signal.reason
+      if (deadline.signal.aborted) throw deadline.signal.reason
+      if (!(options.signal?.aborted ?? false))
+        this.#locator.reportFailure?.(datacenter, gateway, err as Error)
+      throw err
+    } finally {
+      this.clock.clearTimeout(timer)
+    }
+  }
+
+  override stats(): WanfedTransportStats {
+    return {
+      ...super.stats(),
+      pool: this.#pool.stats(),
+      protocolErrors: { ...this.#protocolErrors },
+      inbound: { packetConns: this.#inboundPackets.size, streams: this.#streams.size },
+      inner: this.#inner.stats(),
+    }
+  }
+
+  protected async bind(): Promise<void> {
+    if (this.#inner.status === 'idle') await this.#inner.listen()
+  }
+
+  protected async release(abrupt: boolean, err?: Error): Promise<void> {
+    for (const server of this.#servers) {
+      server.unhandle(ALPN_WAN_GOSSIP_PACKET)
+      server.unhandle(ALPN_WAN_GOSSIP_STREAM)
+    }
+    for (const s of this.#inboundPackets) s.destroy()
+    for (const s of this.#streams) s.destroy()
+    // The pool first, then the wrapped transport, as Consul's Shutdown.
+    if (abrupt) this.#pool.destroy()
+    else await this.#pool.close()
+    this.#inner.off('packet', this.#innerListeners.packet)
+    this.#inner.off('stream', this.#innerListeners.stream)
+    this.#inner.off('error', this.#innerListeners.error)
+    if (abrupt) this.#inner.destroy(err)
+    else await this.#inner.close()
+  }
+
+  #pick(datacenter: string, name: string): string {
+    const gateway = this.#locator.pickGateway(datacenter)
+    if (gateway === undefined || gateway === '') {
+      throw new NoGatewayError(`no gateway reachable for ${datacenter} (sending to ${name})`)
+    }
+    return gateway
+  }
+
+  #timeouts(): { connectTimeoutMs?: number; handshakeTimeoutMs?: number } {
+    return {
+      ...(this.#connectTimeoutMs === undefined ? {} : { connectTimeoutMs: this.#connectTimeoutMs }),
+      ...(this.#handshakeTimeoutMs === undefined
+        ? {}
+        : { handshakeTimeoutMs: this.#handshakeTimeoutMs }),
+    }
+  }
+
+  async #dialPacketConn(name: string): Promise<PooledConnection> {
+    const { node, datacenter } = splitNodeName(name, this.#rule)
+    const gateway = this.#pick(datacenter, name)
+    try {
+      const socket: TLSSocket = await dialViaGateway({
+        gateway,
+        datacenter,
+        node,
+        domain: this.#domain,
+        alpn: ALPN_WAN_GOSSIP_PACKET,
+        tls: this.#tls,
+        signal: this.lifetime.signal,
+        clock: this.clock,
+        ...this.#timeouts(),
+      })
+      this.#locator.reportSuccess?.(datacenter, gateway)
+      return { socket, gateway }
+    } catch (err) {
+      if (this.lifetime.signal.aborted) throw this.lifetime.signal.reason
+      this.#locator.reportFailure?.(datacenter, gateway, err as Error)
+      throw err
+    }
+  }
+
+  #reportGateway(gateway: string, name: string, err: Error): void {
+    const { datacenter } = splitNodeName(name, this.#rule)
+    this.#locator.reportFailure?.(datacenter, gateway, err)
+  }
+
+  #onPacketConn(socket: TLSSocket, info: AlpnConnectionInfo): void {
+    if (this.status !== 'listening') {
+      socket.destroy()
+      return
+    }
+    this.#inboundPackets.add(socket)
+    socket.once('close', () => this.#inboundPackets.delete(socket))
+    receivePackets(socket, {
+      clock: this.clock,
+      maxFrameSize: this.#maxPacketSize,
+      idleTimeoutMs: this.#frameIdleTimeoutMs,
+      bodyTimeoutMs: this.#frameBodyTimeoutMs,
+      onPacket: (buf, timestamp) => this.deliverPacket({ buf, from: info.remote, timestamp }),
+      onProtocolError: (err) => this.#protocolError(err, info),
+    })
+  }
+
+  #onStreamConn(socket: TLSSocket): void {
+    this.#track(socket)
+    this.deliverStream(socket)
+  }
+
+  #track(socket: Duplex): void {
+    this.#streams.add(socket)
+    socket.once('close', () => this.#streams.delete(socket))
+  }
+
+  #protocolError(err: WanfedError, info: AlpnConnectionInfo): void {
+    this.#protocolErrors[err.code] = (this.#protocolErrors[err.code] ?? 0) + 1
+    debug('packet connection from %s (sni %s): %s', info.remote, info.servername, err.message)
+    this.reportError(err)
+  }
+}
