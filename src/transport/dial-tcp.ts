@@ -1,0 +1,84 @@
+import { connect, type Socket } from 'node:net'
+import { InvalidArgumentError, SocketError, TimeoutError } from '../errors.ts'
+import { abortReason } from '../internal/abort.ts'
+import type { Clock, TimerHandle } from '../internal/clock.ts'
+
+export interface DialTcpOptions {
+  host: string
+  port: number
+  /** Connect deadline in ms; `Infinity` for none. */
+  timeoutMs: number
+  clock: Clock
+  /** The caller's signal: rejects with `AbortError` (or `TimeoutError` for `AbortSignal.timeout`). */
+  signal?: AbortSignal | undefined
+  /** The owner's lifetime: when it aborts the dial rejects with its reason as is (`ClosedError`, `DestroyedError`). */
+  lifetime?: AbortSignal | undefined
+  /** Names the dial in error messages. */
+  what: string
+}
+
+/**
+ * Checks a dial timeout: a positive number of ms, `Infinity` meaning none. Zero and negative values
+ * are refused rather than treated as "already expired" so a caller's arithmetic bug is loud.
+ * @internal
+ */
+export function checkTimeout(timeoutMs: number, what: string): void {
+  if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs <= 0) {
+    throw new InvalidArgumentError(
+      `${what}: timeoutMs must be a positive number of ms, got ${String(timeoutMs)}`,
+    )
+  }
+}
+
+/**
+ * A plain TCP connect with no-delay set, bounded by a timeout through the injected clock, the
+ * caller's signal and the owner's lifetime. Every failure path destroys the socket and removes every
+ * listener and timer it added; nothing is opened when a signal has already fired.
+ *
+ * @throws {TimeoutError} (remote) the connect did not complete within `timeoutMs`
+ * @throws {SocketError} (remote) the connect failed; `cause.code` keeps Node's code (`ECONNREFUSED`, …)
+ * @internal
+ */
+export function dialTcp(options: DialTcpOptions): Promise<Socket> {
+  const { host, port, timeoutMs, clock, signal, lifetime, what } = options
+  if (lifetime?.aborted) return Promise.reject(lifetime.reason)
+  if (signal?.aborted) return Promise.reject(abortReason(signal, what))
+
+  return new Promise<Socket>((resolve, reject) => {
+    const socket = connect({ host, port, noDelay: true })
+    let timer: TimerHandle | undefined
+    let settled = false
+
+    const onConnect = () => done(undefined)
+    const onError = (err: Error) => done(new SocketError(`${what}: ${err.message}`, { cause: err }))
+    const onAbort = () => done(abortReason(signal as AbortSignal, what))
+    const onLifetime = () => done((lifetime as AbortSignal).reason as Error)
+
+    function done(err: Error | undefined) {
+      if (settled) return
+      settled = true
+      if (timer !== undefined) clock.clearTimeout(timer)
+      socket.off('connect', onConnect)
+      socket.off('error', onError)
+      signal?.removeEventListener('abort', onAbort)
+      lifetime?.removeEventListener('abort', onLifetime)
+      if (err === undefined) {
+        resolve(socket)
+        return
+      }
+      socket.destroy()
+      reject(err)
+    }
+
+    if (Number.isFinite(timeoutMs)) {
+      timer = clock.setTimeout(
+        () => done(new TimeoutError(`${what}: connect timed out after ${timeoutMs} ms`)),
+        timeoutMs,
+      )
+    }
+    socket.once('connect', onConnect)
+    socket.on('error', onError)
+    signal?.addEventListener('abort', onAbort, { once: true })
+    lifetime?.addEventListener('abort', onLifetime, { once: true })
+  })
+}
