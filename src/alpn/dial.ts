@@ -128,6 +128,8 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
     let settled = false
     let tlsSocket: TLSSocket | undefined
     const raw: Socket = netConnect({
+      // The stream's owner decides when to close; ending our side must not end theirs.
+      allowHalfOpen: true,
       host: p.target.host,
       port: p.target.port,
       noDelay: true,

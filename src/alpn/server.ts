@@ -188,6 +188,7 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
       ...secureContextOptions(options.tls),
       requestCert: true,
       rejectUnauthorized: true,
+      allowHalfOpen: true,
       // Our own timer covers peek plus handshake; this one is only a backstop.
       handshakeTimeout: this.#handshakeTimeoutMs * 2,
       ALPNCallback: ({ protocols }) => protocols.find((p) => this.#handlers.has(p)),
@@ -196,7 +197,9 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
     this.#tls.on('secureConnection', (socket) => this.#onSecure(socket))
     this.#tls.on('tlsClientError', (err, socket) => this.#onTlsError(err, socket))
 
-    this.#net = createNetServer({ noDelay: true, pauseOnConnect: false }, (socket) =>
+    // Half-open on: a peer's close_notify/FIN ends only its direction, as a Go net.Conn's CloseWrite
+    // does; handlers close their side themselves. The TLS sockets inherit it from these.
+    this.#net = createNetServer({ noDelay: true, allowHalfOpen: true }, (socket) =>
       this.#onConnection(socket),
     )
     this.#net.on('error', (err) => this.emit('error', err))

@@ -80,7 +80,9 @@ export class PacketPool {
   readonly #idleTimeoutMs: number
   readonly #hwm: number
   readonly #maxPending: number
-  readonly #reaper: TimerHandle
+  readonly #reapMs: number
+  /** Runs only while the pool holds connections, so an idle pool costs no timer. */
+  #reaper: TimerHandle | undefined
   /** Reaped connections still finishing their close handshake. */
   readonly #ending = new Set<TLSSocket>()
   #closed = false
@@ -104,13 +106,12 @@ export class PacketPool {
     )
     this.#hwm = int(options.writeHighWaterMark, 1024 * 1024, 1, 'pool.writeHighWaterMark')
     this.#maxPending = int(options.maxPendingPerNode, 256, 0, 'pool.maxPendingPerNode')
-    const reapMs = int(
+    this.#reapMs = int(
       options.reapIntervalMs,
       DEFAULT_POOL_REAP_INTERVAL_MS,
       1,
       'pool.reapIntervalMs',
     )
-    this.#reaper = clock.setInterval(() => this.#reap(), reapMs)
   }
 
   /**
@@ -164,7 +165,7 @@ export class PacketPool {
   async close(graceMs = 1_000): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    this.#clock.clearInterval(this.#reaper)
+    this.#stopReaper()
     for (const s of this.#ending) s.destroy()
     const sockets = [...this.#slots.values()].flatMap((s) => s.conns.map((c) => c.socket))
     this.#slots.clear()
@@ -195,7 +196,7 @@ export class PacketPool {
   /** Destroys every connection at once. */
   destroy(): void {
     this.#closed = true
-    this.#clock.clearInterval(this.#reaper)
+    this.#stopReaper()
     for (const s of this.#ending) s.destroy()
     for (const slot of this.#slots.values()) for (const c of slot.conns) c.socket.destroy()
     this.#slots.clear()
@@ -245,9 +246,12 @@ export class PacketPool {
         socket.destroy(new SocketError(`unexpected data from ${key} on a packet connection`)),
       )
       socket.on('error', (err) => this.#failed(conn, key, err))
+      // The far side closing (its idle timeout, a restart) ends our readable; the connection is done.
+      socket.once('end', () => socket.destroy())
       socket.once('close', () => this.#remove(conn, key))
       slot.conns.push(conn)
       if (!this.#slots.has(key)) this.#slots.set(key, slot)
+      this.#reaper ??= this.#clock.setInterval(() => this.#reap(), this.#reapMs)
       return conn
     } catch (err) {
       this.#counters.dialFailures++
@@ -278,7 +282,17 @@ export class PacketPool {
       this.#slots.delete(key)
   }
 
+  #stopReaper(): void {
+    if (this.#reaper === undefined) return
+    this.#clock.clearInterval(this.#reaper)
+    this.#reaper = undefined
+  }
+
   #reap(): void {
+    if (this.#slots.size === 0) {
+      this.#stopReaper()
+      return
+    }
     const now = this.#clock.now()
     for (const [key, slot] of this.#slots) {
       for (const c of [...slot.conns]) {

@@ -1,5 +1,6 @@
 import { once } from 'node:events'
 import { createServer, type Server, type Socket } from 'node:net'
+import type { Readable } from 'node:stream'
 
 /** A TCP listener on 127.0.0.1 that accepts and never says a word: a peer that hangs handshakes. */
 export async function silentServer(): Promise<{
@@ -41,6 +42,9 @@ export async function closedPort(): Promise<number> {
 /** Reads a stream to its end. */
 export async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = []
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Uint8Array))
+  // Iterating a stream destroys it at the end unless told not to; half-close tests need it alive.
+  for await (const chunk of (stream as Readable).iterator({ destroyOnReturn: false })) {
+    chunks.push(Buffer.from(chunk as Uint8Array))
+  }
   return Buffer.concat(chunks)
 }

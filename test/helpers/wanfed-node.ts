@@ -1,0 +1,66 @@
+import { AlpnServer } from '../../src/alpn/index.ts'
+import type { Clock } from '../../src/internal/clock.ts'
+import type { GatewayLocator } from '../../src/locator/index.ts'
+import type { MemoryNetwork } from '../../src/transport/memory-network.ts'
+import {
+  WanfedTransport,
+  type WanfedTransportOptions,
+} from '../../src/transport/wanfed-transport.ts'
+import { caPem, tlsFixture } from './fixtures.ts'
+
+export interface WanfedNode {
+  /** `<node>.<dc>` */
+  name: string
+  transport: WanfedTransport
+  server: AlpnServer
+  /** `127.0.0.1:port` of the node's ALPN server (where gateways send its traffic). */
+  serverAddr: string
+  /** The address same-DC peers use (the inner memory transport's). */
+  addr: string
+  close(): Promise<void>
+}
+
+/**
+ * One federated node for tests: a memory transport for same-DC traffic, an ALPN server with the
+ * node's fixture certificate for cross-DC traffic, and the WanfedTransport joining them. Listening.
+ */
+export async function wanfedNode(options: {
+  network: MemoryNetwork
+  node: string
+  datacenter: string
+  /** Fixture whose certificate the node presents (bob: dc1, betty: dc2, bonnie: dc3). */
+  identity: string
+  locator: GatewayLocator
+  clock?: Clock
+  transport?: Partial<WanfedTransportOptions>
+}): Promise<WanfedNode> {
+  const name = `${options.node}.${options.datacenter}`
+  const inner = options.network.createTransport(name)
+  const tls = { ca: caPem(), ...tlsFixture(options.identity) }
+  const server = new AlpnServer({
+    tls,
+    closeGraceMs: 200,
+    ...(options.clock ? { clock: options.clock } : {}),
+  })
+  const transport = new WanfedTransport({
+    transport: inner,
+    datacenter: options.datacenter,
+    locator: options.locator,
+    tls,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...options.transport,
+  }).attach(server)
+  const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
+  await transport.listen()
+  return {
+    name,
+    transport,
+    server,
+    serverAddr: `127.0.0.1:${port}`,
+    addr: inner.address,
+    async close() {
+      await transport.close()
+      await server.close()
+    },
+  }
+}
