@@ -30,6 +30,7 @@ export type WanfedErrorCode =
   | 'WANFED_ERR_CLOSED'
   | 'WANFED_ERR_DESTROYED'
   | 'WANFED_ERR_CERT'
+  | 'WANFED_ERR_BAD_CLIENT_HELLO'
 
 const kWanfedError = Symbol.for('wanfed.error')
 
@@ -159,6 +160,15 @@ export class ClosedError extends define('ClosedError', 'WANFED_ERR_CLOSED', fals
 export class DestroyedError extends define('DestroyedError', 'WANFED_ERR_DESTROYED', false) {}
 /** A certificate, key or CA could not be created, read or used. */
 export class CertificateError extends define('CertificateError', 'WANFED_ERR_CERT', false) {}
+/**
+ * The first bytes of a connection are not a well-formed TLS ClientHello (another protocol, an
+ * SSLv2 hello, a length that runs past its container). A gateway closes such a connection.
+ */
+export class ClientHelloError extends define(
+  'ClientHelloError',
+  'WANFED_ERR_BAD_CLIENT_HELLO',
+  true,
+) {}
 
 /** True when `err` is a wanfed error, optionally with the given code. */
 export function isWanfedError(err: unknown, code?: WanfedErrorCode): err is WanfedError {
