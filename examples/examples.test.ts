@@ -1,0 +1,16 @@
+import { describe, expect, it } from 'vitest'
+import { expectNoLeakedHandles, handleCounts } from '../src/testing/index.ts'
+import { examples } from './index.ts'
+
+describe('examples', () => {
+  for (const [name, example] of Object.entries(examples)) {
+    it(`${name} runs to completion and releases everything`, async () => {
+      const baseline = handleCounts()
+      const lines: string[] = []
+      const { main } = await example.load()
+      await main((line) => lines.push(line))
+      expect(lines.at(-1)).toBe('closed cleanly')
+      await expectNoLeakedHandles(baseline)
+    })
+  }
+})
