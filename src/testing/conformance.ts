@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Duplex, Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import type { Packet, Transport } from '../transport/types.ts'
+import type { Address, Packet, Transport } from '../transport/types.ts'
 import { expectNoLeakedHandles, handleCounts } from './handles.ts'
 import type { TransportHarness, TransportPair } from './harness.ts'
 
@@ -246,67 +246,50 @@ export function transportConformance(harness: TransportHarness): void {
     })
 
     describe('failures', () => {
-      it.skipIf(harness.unresponsiveDestination === undefined)(
+      /** Runs `fn` against a destination that never completes a dial, then releases it. */
+      const withUnresponsive = (fn: (address: Address) => Promise<void>) => async () => {
+        await listenBoth()
+        const make = harness.unresponsiveDestination as NonNullable<
+          TransportHarness['unresponsiveDestination']
+        >
+        const target = await make(pair)
+        try {
+          await fn(target.address)
+        } finally {
+          await target.close()
+        }
+      }
+      const hasUnresponsive = harness.unresponsiveDestination !== undefined
+
+      it.skipIf(!hasUnresponsive)(
         'times out a dial that does not complete, as a remote TimeoutError',
-        async () => {
-          await listenBoth()
-          const target = await (
-            harness.unresponsiveDestination as NonNullable<
-              TransportHarness['unresponsiveDestination']
-            >
-          )(pair)
-          try {
-            const started = performance.now()
-            const err = await pair.a
-              .dialAddressTimeout(target.address, 200)
-              .catch((e: unknown) => e)
-            expect(err).toMatchObject({ code: 'WANFED_ERR_TIMEOUT', remote: true })
-            expect(performance.now() - started).toBeGreaterThanOrEqual(150)
-          } finally {
-            await target.close()
-          }
-        },
+        withUnresponsive(async (address) => {
+          const started = performance.now()
+          const err = await pair.a.dialAddressTimeout(address, 200).catch((e: unknown) => e)
+          expect(err).toMatchObject({ code: 'WANFED_ERR_TIMEOUT', remote: true })
+          expect(performance.now() - started).toBeGreaterThanOrEqual(150)
+        }),
       )
 
-      it.skipIf(harness.unresponsiveDestination === undefined)(
+      it.skipIf(!hasUnresponsive)(
         'aborts a dial in progress',
-        async () => {
-          await listenBoth()
-          const target = await (
-            harness.unresponsiveDestination as NonNullable<
-              TransportHarness['unresponsiveDestination']
-            >
-          )(pair)
-          try {
-            const ac = new AbortController()
-            const dial = pair.a.dialAddressTimeout(target.address, 10_000, { signal: ac.signal })
-            await sleep(50)
-            ac.abort()
-            await expect(dial).rejects.toMatchObject({ name: 'AbortError' })
-          } finally {
-            await target.close()
-          }
-        },
+        withUnresponsive(async (address) => {
+          const ac = new AbortController()
+          const dial = pair.a.dialAddressTimeout(address, 10_000, { signal: ac.signal })
+          await sleep(50)
+          ac.abort()
+          await expect(dial).rejects.toMatchObject({ name: 'AbortError' })
+        }),
       )
 
-      it.skipIf(harness.unresponsiveDestination === undefined)(
+      it.skipIf(!hasUnresponsive)(
         'close() interrupts a dial in progress',
-        async () => {
-          await listenBoth()
-          const target = await (
-            harness.unresponsiveDestination as NonNullable<
-              TransportHarness['unresponsiveDestination']
-            >
-          )(pair)
-          try {
-            const dial = pair.a.dialAddressTimeout(target.address, 10_000)
-            await sleep(50)
-            await pair.a.close()
-            await expect(dial).rejects.toMatchObject({ code: 'WANFED_ERR_CLOSED' })
-          } finally {
-            await target.close()
-          }
-        },
+        withUnresponsive(async (address) => {
+          const dial = pair.a.dialAddressTimeout(address, 10_000)
+          await sleep(50)
+          await pair.a.close()
+          await expect(dial).rejects.toMatchObject({ code: 'WANFED_ERR_CLOSED' })
+        }),
       )
 
       it.skipIf(harness.unknownDestination === undefined)(
