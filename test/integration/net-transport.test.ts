@@ -259,6 +259,29 @@ describe('NetTransport: packets', () => {
     expect(b.stats().packets).toMatchObject({ received: 5, dropped: 0 })
   })
 
+  it('takes hundreds of concurrent sends and dials without a MaxListeners warning', async () => {
+    const a = await listening()
+    const b = await listening()
+    b.on('stream', (s) => s.destroy())
+    const warnings: Error[] = []
+    const onWarning = (w: Error) => warnings.push(w)
+    process.on('warning', onWarning)
+    try {
+      const sends = Array.from({ length: 200 }, (_, i) =>
+        a.writeToAddress(Buffer.from([i]), { addr: addrOf(b) }),
+      )
+      const dials = Array.from({ length: 20 }, () =>
+        a.dialAddressTimeout({ addr: addrOf(b) }, 5_000),
+      )
+      await Promise.all(sends)
+      for (const s of await Promise.all(dials)) s.destroy()
+      await sleep(10)
+    } finally {
+      process.off('warning', onWarning)
+    }
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([])
+  })
+
   it('resolves writeToAddress with the clock time after the send', async () => {
     const a = await listening()
     const before = clock.now()

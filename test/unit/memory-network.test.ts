@@ -317,6 +317,24 @@ describe('MemoryNetwork', () => {
     expect(clock.liveTimers).toBe(0)
   })
 
+  it('takes many concurrent delayed dials without a MaxListeners warning', async () => {
+    const { a, b } = await pair({ latencyMs: 5 })
+    b.on('stream', (s) => s.destroy())
+    const warnings: Error[] = []
+    const onWarning = (w: Error) => warnings.push(w)
+    process.on('warning', onWarning)
+    try {
+      const dials = await Promise.all(
+        Array.from({ length: 50 }, () => a.dialAddressTimeout({ addr: b.address }, 1000)),
+      )
+      for (const s of dials) s.destroy()
+      await sleep(5)
+    } finally {
+      process.off('warning', onWarning)
+    }
+    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([])
+  })
+
   it('rejects an in-flight dial with ClosedError when the dialer closes', async () => {
     const { a, b } = await pair({ latencyMs: 50 })
     const dial = a.dialAddressTimeout({ addr: b.address }, 1000)
