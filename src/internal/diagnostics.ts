@@ -17,4 +17,12 @@ export const channels = {
   serverRejected: channel('wanfed:server:rejected'),
   /** `{ typeByte, remoteAddress }` when a legacy type-byte connection was dispatched. */
   serverLegacy: channel('wanfed:server:legacy'),
+  /** `{ remote, reason, sni?, error? }` when a mesh gateway closed a connection without a route. */
+  gatewayRejected: channel('wanfed:gateway:rejected'),
+  /** `{ remote, sni, kind, key, upstream }` when a mesh gateway spliced a connection upstream. */
+  gatewaySpliced: channel('wanfed:gateway:spliced'),
+  /** `{ sni, kind, key, upstream, error }` when a mesh gateway's upstream connect failed. */
+  gatewayUpstreamError: channel('wanfed:gateway:upstream-error'),
+  /** `{ remote, sni, kind, key, upstream, bytesIn, bytesOut, reason }` when a spliced connection ended. */
+  gatewayClosed: channel('wanfed:gateway:closed'),
 } as const
