@@ -1,8 +1,9 @@
 /**
  * Mesh gateways: {@link MeshGateway}, an SNI-routing TLS passthrough proxy that behaves like
  * Consul's mesh gateways for WAN federation; {@link parseClientHello}, which reads the SNI and ALPN
- * from a connection's first bytes without terminating TLS; and the route table shared with the
- * proxy config renderers.
+ * from a connection's first bytes without terminating TLS; the route table ({@link routeTable},
+ * {@link matchSni}); and {@link renderHaproxyConfig} / {@link renderNginxConfig}, which turn that
+ * table into configs for real SNI-routing proxies that behave the same way.
  *
  * @example
  * ```ts
@@ -43,6 +44,8 @@ export {
   DEFAULT_MAX_HELLO_BYTES,
   MeshGateway,
 } from './mesh-gateway.ts'
+export type { NginxConfigOptions, ProxyConfigOptions } from './proxy-config.ts'
+export { renderHaproxyConfig, renderNginxConfig } from './proxy-config.ts'
 export type {
   NoRouteReason,
   RouteEntry,
