@@ -17,7 +17,7 @@ const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+):\d{1,5}$/
  * import { transportConformance } from 'wanfed/testing'
  * transportConformance({
  *   name: 'MyTransport',
- *   async setup() { ... return { a, b, addressOfA, addressOfB } },
+ *   async setup() { ... return { a, b, addressOf: (which) => ({ name, addr }) } },
  * })
  * ```
  */
@@ -47,7 +47,7 @@ export function transportConformance(harness: TransportHarness): void {
       it('does no I/O before listen(), then listens and advertises an address', async () => {
         expect(pair.a.status).toBe('idle')
         await expect(
-          pair.a.writeToAddress(Buffer.from('x'), pair.addressOfB),
+          pair.a.writeToAddress(Buffer.from('x'), { name: 'b.dc1', addr: '127.0.0.1:9' }),
         ).rejects.toMatchObject({
           code: 'WANFED_ERR_NOT_LISTENING',
         })
@@ -70,11 +70,11 @@ export function transportConformance(harness: TransportHarness): void {
         expect(closes).toBe(1)
         expect(pair.a.status).toBe('closed')
         await expect(
-          pair.a.writeToAddress(Buffer.from('x'), pair.addressOfB),
+          pair.a.writeToAddress(Buffer.from('x'), pair.addressOf('b')),
         ).rejects.toMatchObject({
           code: 'WANFED_ERR_CLOSED',
         })
-        await expect(pair.a.dialAddressTimeout(pair.addressOfB, 1_000)).rejects.toMatchObject({
+        await expect(pair.a.dialAddressTimeout(pair.addressOf('b'), 1_000)).rejects.toMatchObject({
           code: 'WANFED_ERR_CLOSED',
         })
       })
@@ -116,7 +116,7 @@ export function transportConformance(harness: TransportHarness): void {
         const got = nextPacket(pair.b)
         const payload = randomBytes(1_000)
         const before = performance.now()
-        const sentAt = await pair.a.writeToAddress(payload, pair.addressOfB)
+        const sentAt = await pair.a.writeToAddress(payload, pair.addressOf('b'))
         const packet = await withTimeout(got, 5_000, 'packet not delivered')
         expect(Buffer.from(packet.buf).equals(payload)).toBe(true)
         expect(packet.from).toMatch(HOST_PORT)
@@ -128,7 +128,7 @@ export function transportConformance(harness: TransportHarness): void {
       it('delivers through the packets() iterator and in both directions', async () => {
         await listenBoth()
         const it = pair.a.packets()
-        await pair.b.writeToAddress(Buffer.from('pong'), pair.addressOfA)
+        await pair.b.writeToAddress(Buffer.from('pong'), pair.addressOf('a'))
         const first = await withTimeout(it.next(), 5_000, 'iterator got nothing')
         expect(first.done).toBe(false)
         expect(Buffer.from((first.value as Packet).buf).toString()).toBe('pong')
@@ -152,7 +152,7 @@ export function transportConformance(harness: TransportHarness): void {
             const buf = Buffer.alloc(8)
             buf.writeUInt32BE(j, 0)
             buf.writeUInt32BE(j ^ 0x5a5a5a5a, 4)
-            batch.push(pair.a.writeToAddress(buf, pair.addressOfB))
+            batch.push(pair.a.writeToAddress(buf, pair.addressOf('b')))
           }
           await Promise.all(batch)
         }
@@ -171,7 +171,7 @@ export function transportConformance(harness: TransportHarness): void {
       it('counts a packet that nobody consumes as dropped', async () => {
         await listenBoth()
         const before = pair.b.stats().packets.dropped
-        await pair.a.writeToAddress(Buffer.from('nobody'), pair.addressOfB)
+        await pair.a.writeToAddress(Buffer.from('nobody'), pair.addressOf('b'))
         const deadline = Date.now() + 5_000
         while (pair.b.stats().packets.dropped === before && Date.now() < deadline) await sleep(10)
         expect(pair.b.stats().packets.dropped).toBe(before + 1)
@@ -181,7 +181,7 @@ export function transportConformance(harness: TransportHarness): void {
         await listenBoth()
         const { maxPacketSize } = pair.a.capabilities
         await expect(
-          pair.a.writeToAddress(Buffer.alloc(maxPacketSize + 1), pair.addressOfB),
+          pair.a.writeToAddress(Buffer.alloc(maxPacketSize + 1), pair.addressOf('b')),
         ).rejects.toMatchObject({
           code: 'WANFED_ERR_PACKET_TOO_LARGE',
           remote: false,
@@ -193,7 +193,7 @@ export function transportConformance(harness: TransportHarness): void {
       it('round-trips bytes and supports half-close', async () => {
         await listenBoth()
         const accepted = nextStream(pair.b)
-        const stream = await pair.a.dialAddressTimeout(pair.addressOfB, 5_000)
+        const stream = await pair.a.dialAddressTimeout(pair.addressOf('b'), 5_000)
         const remote = await withTimeout(accepted, 5_000, 'stream not delivered')
         const request = randomBytes(1024 * 1024)
         stream.end(request)
@@ -209,7 +209,7 @@ export function transportConformance(harness: TransportHarness): void {
       it('delivers streams through the streams() iterator', async () => {
         await listenBoth()
         const it = pair.b.streams()
-        const stream = await pair.a.dialAddressTimeout(pair.addressOfB, 5_000)
+        const stream = await pair.a.dialAddressTimeout(pair.addressOf('b'), 5_000)
         const next = await withTimeout(it.next(), 5_000, 'iterator got nothing')
         expect(next.done).toBe(false)
         const remote = next.value as Duplex
@@ -223,7 +223,7 @@ export function transportConformance(harness: TransportHarness): void {
 
       it('destroys and counts a stream that nobody consumes', async () => {
         await listenBoth()
-        const stream = await pair.a.dialAddressTimeout(pair.addressOfB, 5_000)
+        const stream = await pair.a.dialAddressTimeout(pair.addressOf('b'), 5_000)
         stream.on('error', () => {})
         const deadline = Date.now() + 5_000
         while (pair.b.stats().streams.dropped === 0 && Date.now() < deadline) await sleep(10)
@@ -237,7 +237,7 @@ export function transportConformance(harness: TransportHarness): void {
         ac.abort()
         const before = handleCounts()
         await expect(
-          pair.a.dialAddressTimeout(pair.addressOfB, 5_000, { signal: ac.signal }),
+          pair.a.dialAddressTimeout(pair.addressOf('b'), 5_000, { signal: ac.signal }),
         ).rejects.toMatchObject({
           name: 'AbortError',
         })

@@ -4,10 +4,11 @@ import type { Address, Transport } from '../transport/types.ts'
 export interface TransportPair {
   a: Transport
   b: Transport
-  /** How `a` addresses `b`. */
-  addressOfB: Address
-  /** How `b` addresses `a`. */
-  addressOfA: Address
+  /**
+   * How the other transport addresses `which`. Called only after both listen, so it can use the
+   * ports they bound.
+   */
+  addressOf(which: 'a' | 'b'): Address
 }
 
 /** A destination whose stream dials never complete (for timeout and abort tests). */

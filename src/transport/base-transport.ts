@@ -32,7 +32,11 @@ export interface BaseTransportOptions {
  * @internal
  */
 export abstract class BaseTransport extends EventEmitter<TransportEvents> implements Transport {
-  readonly [transportSymbol] = true
+  /** The brand, on the prototype so a class can be recognised without an instance. */
+  get [transportSymbol](): true {
+    return true
+  }
+
   abstract readonly capabilities: TransportCapabilities
   protected readonly clock: Clock
   protected readonly counters = {

@@ -48,3 +48,42 @@ export async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
   }
   return Buffer.concat(chunks)
 }
+
+/**
+ * A port whose listener never accepts and whose accept queue is full, so new TCP connects hang
+ * (the SYN is dropped) until the dialler gives up: how a dial timeout is exercised on loopback.
+ * Node's own listeners always accept, so a python3 child holds the listening socket.
+ */
+export async function blackholePort(): Promise<{ port: number; close(): Promise<void> }> {
+  const { spawn } = await import('node:child_process')
+  const { connect } = await import('node:net')
+  const child = spawn(
+    'python3',
+    [
+      '-c',
+      'import socket,sys\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()',
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  )
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('error', reject)
+    child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())))
+  })
+  // Fill the accept queue (a backlog of 0 still admits one or two).
+  const fillers: import('node:net').Socket[] = []
+  for (let i = 0; i < 3; i++) {
+    const s = connect({ host: '127.0.0.1', port })
+    s.on('error', () => {})
+    fillers.push(s)
+  }
+  await new Promise((r) => setTimeout(r, 50))
+  return {
+    port,
+    async close() {
+      for (const s of fillers) s.destroy()
+      child.stdin.end()
+      await exited
+    },
+  }
+}
