@@ -27,5 +27,6 @@
 export * from './alpn/index.ts'
 export * from './certs/index.ts'
 export * from './errors.ts'
+export * from './gateway/index.ts'
 export * from './locator/index.ts'
 export * from './transport/index.ts'
