@@ -31,7 +31,7 @@ export function checkTimeout(timeoutMs: number, what: string): void {
 }
 
 /**
- * A plain TCP connect with no-delay set, bounded by a timeout through the injected clock, the
+ * A plain TCP connect with no-delay and half-open set, bounded by a timeout through the injected clock, the
  * caller's signal and the owner's lifetime. Every failure path destroys the socket and removes every
  * listener and timer it added; nothing is opened when a signal has already fired.
  *
@@ -45,7 +45,8 @@ export function dialTcp(options: DialTcpOptions): Promise<Socket> {
   if (signal?.aborted) return Promise.reject(abortReason(signal, what))
 
   return new Promise<Socket>((resolve, reject) => {
-    const socket = connect({ host, port, noDelay: true })
+    // Half-open: the far side's FIN must not end our writable side; memberlist conns can CloseWrite.
+    const socket = connect({ host, port, noDelay: true, allowHalfOpen: true })
     let timer: TimerHandle | undefined
     let settled = false
 

@@ -440,7 +440,7 @@ function bindError(proto: string, host: string, port: number, err: Error): Socke
 
 function listenTcp(host: string, port: number): Promise<Server> {
   return new Promise<Server>((resolve, reject) => {
-    const server = createServer({ noDelay: true })
+    const server = createServer({ noDelay: true, allowHalfOpen: true })
     const done = (err: Error | undefined) => {
       server.off('listening', onListening)
       server.off('error', onError)
