@@ -69,6 +69,8 @@ interface Bound {
  * every other socket takes the same number; if UDP finds it taken, everything is closed and the
  * bind retried on a fresh port (10 attempts, as memberlist).
  *
+ * Streams are half-open TCP sockets, as memberlist's conns: the far side's `end()` gives `'end'`
+ * and leaves this side writable, so a reply can follow; end or destroy your side when done.
  * Accepted and dialed sockets are tracked and destroyed by `close()`, so nothing outlives the
  * transport. Each gets an `'error'` listener that only logs (`NODE_DEBUG=wanfed`), so a reset on a
  * stream whose consumer listens for nothing cannot crash the process; consumers that want errors
