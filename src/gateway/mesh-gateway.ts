@@ -157,14 +157,14 @@ interface Conn {
   /** The bytes read so far, then the ClientHello (and whatever followed it) to replay upstream. */
   buf: Buffer
   size: number
-  /** The hello timer, then the idle timer. */
+  /** The hello timer. */
   timer: TimerHandle | undefined
   sni: string | undefined
   route: Routed | undefined
   /** The connect attempt in flight, then the spliced upstream. */
   upstream: Socket | undefined
   upstreamAddr: string
-  lastActive: number
+  /** Bytes before the splice (the hello), then the sockets' own counters take over. */
   bytesIn: number
   bytesOut: number
   clientClosed: boolean
@@ -381,6 +381,17 @@ export class MeshGateway extends EventEmitter<MeshGatewayEvents> {
     for (const [kind, s] of Object.entries(this.#routes)) routes[kind as RouteKind] = { ...s }
     const targets: Record<string, GatewayTrafficStats & { kind: RouteKind }> = {}
     for (const [key, s] of this.#targets) targets[key] = { ...s }
+    // Connections still spliced count what their sockets have carried so far.
+    for (const c of this.#conns) {
+      if (c.phase !== 'spliced' || c.route === undefined) continue
+      const bytesIn = c.client.bytesRead
+      const bytesOut = c.upstream?.bytesRead ?? 0
+      for (const t of [routes[c.route.kind], targets[c.route.key]]) {
+        if (t === undefined) continue
+        t.bytesIn += bytesIn
+        t.bytesOut += bytesOut
+      }
+    }
     return {
       status: this.#status,
       accepted: this.#accepted,
@@ -477,7 +488,6 @@ export class MeshGateway extends EventEmitter<MeshGatewayEvents> {
       route: undefined,
       upstream: undefined,
       upstreamAddr: '',
-      lastActive: 0,
       bytesIn: 0,
       bytesOut: 0,
       clientClosed: false,
@@ -740,7 +750,6 @@ export class MeshGateway extends EventEmitter<MeshGatewayEvents> {
     conn.phase = 'spliced'
     conn.upstream = upstream
     conn.upstreamAddr = address
-    conn.lastActive = this.#clock.now()
     const kindStats = this.#routes[route.kind]
     const targetStats = this.#target(route)
     kindStats.connections++
@@ -752,30 +761,32 @@ export class MeshGateway extends EventEmitter<MeshGatewayEvents> {
     conn.buf = Buffer.alloc(0)
     conn.size = 0
     upstream.write(hello)
-    conn.bytesIn += hello.length
-    kindStats.bytesIn += hello.length
-    targetStats.bytesIn += hello.length
 
     upstream.once('close', () => {
       conn.upstreamClosed = true
       this.#sideClosed(conn, upstream, client)
     })
-    // pipe() carries backpressure and turns one side's FIN into end() on the other.
+    // pipe() carries backpressure and turns one side's FIN into end() on the other. Bytes are
+    // counted by the sockets themselves (bytesRead), not by a listener per chunk: the splice is
+    // the hot path and a JavaScript callback per chunk each way costs throughput.
     client.pipe(upstream)
     upstream.pipe(client)
-    client.on('data', (chunk: Buffer) => {
-      conn.lastActive = this.#clock.now()
-      conn.bytesIn += chunk.length
-      kindStats.bytesIn += chunk.length
-      targetStats.bytesIn += chunk.length
-    })
-    upstream.on('data', (chunk: Buffer) => {
-      conn.lastActive = this.#clock.now()
-      conn.bytesOut += chunk.length
-      kindStats.bytesOut += chunk.length
-      targetStats.bytesOut += chunk.length
-    })
-    if (this.#idleTimeoutMs > 0) this.#armIdle(conn, this.#idleTimeoutMs)
+    // Every byte either way is read from or written to the client socket, so its own idle timer
+    // (refreshed natively on each read and write) is the connection's.
+    if (this.#idleTimeoutMs > 0) {
+      client.setTimeout(this.#idleTimeoutMs, () => {
+        if (conn.phase !== 'spliced') return
+        this.#idleTimeouts++
+        conn.endReason = 'idle-timeout'
+        debug(
+          'gateway %s sni=%s idle for %d ms: closing',
+          conn.remote,
+          conn.sni,
+          this.#idleTimeoutMs,
+        )
+        this.#destroyBoth(conn)
+      })
+    }
 
     debug(
       'gateway %s sni=%s -> %s (%s) via %s',
@@ -794,23 +805,6 @@ export class MeshGateway extends EventEmitter<MeshGatewayEvents> {
         upstream: address,
       })
     }
-  }
-
-  /** One timer per connection, re-armed lazily: per-chunk work is a clock read, never a timer reset. */
-  #armIdle(conn: Conn, ms: number): void {
-    conn.timer = this.#clock.setTimeout(() => {
-      conn.timer = undefined
-      if (conn.phase !== 'spliced') return
-      const idle = this.#clock.now() - conn.lastActive
-      if (idle >= this.#idleTimeoutMs) {
-        this.#idleTimeouts++
-        conn.endReason = 'idle-timeout'
-        debug('gateway %s sni=%s idle for %d ms: closing', conn.remote, conn.sni, Math.round(idle))
-        this.#destroyBoth(conn)
-        return
-      }
-      this.#armIdle(conn, this.#idleTimeoutMs - idle)
-    }, ms)
   }
 
   /**
@@ -838,8 +832,13 @@ export class MeshGateway extends EventEmitter<MeshGatewayEvents> {
     if (conn.timer !== undefined) this.#clock.clearTimeout(conn.timer)
     conn.timer = undefined
     this.#conns.delete(conn)
-    this.#routes[route.kind].active--
-    this.#target(route).active--
+    conn.bytesIn = conn.client.bytesRead
+    conn.bytesOut = conn.upstream?.bytesRead ?? 0
+    for (const stats of [this.#routes[route.kind], this.#target(route)]) {
+      stats.active--
+      stats.bytesIn += conn.bytesIn
+      stats.bytesOut += conn.bytesOut
+    }
     debug(
       'gateway %s sni=%s closed (%s): %d bytes in, %d out',
       conn.remote,

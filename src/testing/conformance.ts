@@ -146,22 +146,25 @@ export function transportConformance(harness: TransportHarness): void {
             corrupt++
           else seen.add(buf.readUInt32BE(0))
         })
-        for (let i = 0; i < total; i += 100) {
+        // Batches of 50, each followed by a turn of the event loop: with both ends in one process,
+        // a sender that never yields starves the receiver and the kernel buffer decides the result.
+        for (let i = 0; i < total; i += 50) {
           const batch: Promise<number>[] = []
-          for (let j = i; j < i + 100; j++) {
+          for (let j = i; j < i + 50; j++) {
             const buf = Buffer.alloc(8)
             buf.writeUInt32BE(j, 0)
             buf.writeUInt32BE(j ^ 0x5a5a5a5a, 4)
             batch.push(pair.a.writeToAddress(buf, pair.addressOf('b')))
           }
           await Promise.all(batch)
+          await new Promise<void>((resolve) => setImmediate(resolve))
         }
         const deadline = Date.now() + 10_000
         while (seen.size < total && Date.now() < deadline) await sleep(20)
         expect(corrupt).toBe(0)
         if (pair.a.capabilities.lossyPackets) {
-          // Loss is allowed, but what arrives must be what was sent, and most of it on loopback.
-          expect(seen.size).toBeGreaterThan(total / 2)
+          // Loss is allowed, but what arrives must be what was sent, and on loopback nearly all of it.
+          expect(seen.size).toBeGreaterThan(total * 0.9)
         } else {
           expect(seen.size).toBe(total)
         }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type { Duplex } from 'node:stream'
 import { EventEmitter } from 'eventemitter3'
 import { ClosedError, DestroyedError, InvalidArgumentError, NotListeningError } from '../errors.ts'
@@ -53,6 +54,9 @@ export abstract class BaseTransport extends EventEmitter<TransportEvents> implem
   constructor(options: BaseTransportOptions = {}) {
     super()
     this.clock = options.clock ?? systemClock
+    // Every send and dial in flight listens on the lifetime signal (and removes itself after), so
+    // hundreds at once are normal, not a leak.
+    setMaxListeners(0, this.lifetime.signal)
   }
 
   get status(): TransportStatus {

@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events'
 import type { Duplex } from 'node:stream'
 import { InvalidArgumentError, NoRouteError, PacketTooLargeError, TimeoutError } from '../errors.ts'
 import { abortReason } from '../internal/abort.ts'
@@ -161,8 +160,6 @@ export class MemoryTransport extends BaseTransport {
       lossyPackets: registry.lossRate > 0,
       maxPacketSize: MEMORY_MAX_PACKET_SIZE,
     }
-    // Each dial in flight listens on the lifetime signal (and removes itself after): many at once is normal.
-    setMaxListeners(0, this.lifetime.signal)
   }
 
   /** Its own address's IP and port; a given IP or non-zero port overrides. */

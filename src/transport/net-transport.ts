@@ -1,5 +1,4 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
-import { setMaxListeners } from 'node:events'
 import { createServer, isIP, type Server, type Socket } from 'node:net'
 import { networkInterfaces as osNetworkInterfaces } from 'node:os'
 import type { Duplex } from 'node:stream'
@@ -126,9 +125,6 @@ export class NetTransport extends BaseTransport {
     this.#udpRecvBufferSize = recv
     this.#maxStreamsPending = maxStreams
     this.#networkInterfaces = options.networkInterfaces ?? osNetworkInterfaces
-    // Every send and dial in flight listens on the lifetime signal (and removes itself after), so
-    // hundreds at once are normal, not a leak.
-    setMaxListeners(0, this.lifetime.signal)
   }
 
   /**
