@@ -1,5 +1,5 @@
 import { connect as netConnect, type Socket } from 'node:net'
-import { type TLSSocket, connect as tlsConnect } from 'node:tls'
+import { type SecureContext, type TLSSocket, connect as tlsConnect } from 'node:tls'
 import {
   AlpnMismatchError,
   ConnectTimeoutError,
@@ -15,7 +15,7 @@ import { debug } from '../internal/debug.ts'
 import { channels } from '../internal/diagnostics.ts'
 import type { TlsSessionCache } from './session-cache.ts'
 import { serverSni } from './sni.ts'
-import { secureContextOptions, type TlsCredentials } from './tls-options.ts'
+import { clientSecureContext, type TlsCredentials } from './tls-options.ts'
 
 /** Consul's fixed TCP dial timeout towards a gateway. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
@@ -54,6 +54,7 @@ export interface DialViaGatewayOptions {
 interface Plan {
   target: HostPort
   servername: string
+  secureContext: SecureContext
   connectTimeoutMs: number
   handshakeTimeoutMs: number
 }
@@ -68,9 +69,12 @@ function plan(options: DialViaGatewayOptions): Plan {
   }
   const servername =
     options.servername ?? serverSni(options.datacenter, options.node, options.domain)
+  if (options.tls === undefined)
+    throw new InvalidArgumentError('cannot dial via a gateway without tls credentials')
   return {
     target,
     servername,
+    secureContext: clientSecureContext(options.tls),
     connectTimeoutMs: positive(
       options.connectTimeoutMs,
       DEFAULT_CONNECT_TIMEOUT_MS,
@@ -199,7 +203,7 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
         servername,
         ALPNProtocols: [alpn],
         rejectUnauthorized: true,
-        ...secureContextOptions(options.tls),
+        secureContext: p.secureContext,
         ...(session === undefined ? {} : { session }),
       })
       if (sessionCache !== undefined) {

@@ -1,4 +1,5 @@
-import type { SecureVersion } from 'node:tls'
+import { createSecureContext, type SecureContext, type SecureVersion } from 'node:tls'
+import { CertificateError } from '../errors.ts'
 
 type Pem = string | Buffer
 
@@ -28,4 +29,30 @@ export function secureContextOptions(creds: TlsCredentials) {
     minVersion: creds.minVersion ?? ('TLSv1.2' as SecureVersion),
     ...(creds.ciphers === undefined ? {} : { ciphers: creds.ciphers }),
   }
+}
+
+const contexts = new WeakMap<TlsCredentials, SecureContext>()
+
+/**
+ * One client `SecureContext` per credentials object, shared by every dial that uses it. Building a
+ * context parses the CA, certificate and key each time; per connection that cost ~30 KiB of RSS and
+ * doubled the time to open a thousand pooled connections. Credentials are read once per object:
+ * to rotate certificates, pass a new object.
+ *
+ * @throws {CertificateError} the CA, certificate or key cannot be loaded
+ * @internal
+ */
+export function clientSecureContext(creds: TlsCredentials): SecureContext {
+  let ctx = contexts.get(creds)
+  if (ctx === undefined) {
+    try {
+      ctx = createSecureContext(secureContextOptions(creds))
+    } catch (err) {
+      throw new CertificateError(`cannot load TLS credentials: ${(err as Error).message}`, {
+        cause: err,
+      })
+    }
+    contexts.set(creds, ctx)
+  }
+  return ctx
 }
