@@ -115,10 +115,12 @@ export class PacketPool {
   }
 
   /**
-   * Writes one encoded frame to a connection for `key`, dialling one if needed. Resolves `'dropped'`
-   * when the packet had to be dropped for congestion; rejects when the dial fails.
+   * Writes one encoded frame to a connection for `key`, dialling one if needed. Returns the outcome
+   * at once when a connection is ready (the common case, kept free of promises), or a promise when
+   * the packet has to wait for a dial. `'dropped'` means the packet was dropped for congestion; the
+   * promise rejects when the dial fails.
    */
-  async send(key: string, frame: Buffer): Promise<SendOutcome> {
+  send(key: string, frame: Buffer): SendOutcome | Promise<SendOutcome> {
     if (this.#closed) throw new ClosedError('packet pool is closed')
     let slot = this.#slots.get(key)
     if (slot === undefined) {
@@ -131,11 +133,16 @@ export class PacketPool {
       slot.dialing = this.#dialInto(key, slot)
     }
     if (slot.dialing === undefined || slot.waiting >= this.#maxPending) return this.#drop(key)
+    return this.#sendAfterDial(slot, key, frame)
+  }
+
+  async #sendAfterDial(slot: Slot, key: string, frame: Buffer): Promise<SendOutcome> {
     slot.waiting++
     try {
-      const conn = await slot.dialing
-      if (conn.socket.destroyed)
+      const conn = await (slot.dialing as Promise<Conn>)
+      if (conn.socket.destroyed) {
         throw new SocketError(`connection to ${key} closed before the packet could be sent`)
+      }
       return conn.socket.writableLength < this.#hwm
         ? this.#write(conn, key, frame)
         : this.#drop(key)
@@ -219,9 +226,9 @@ export class PacketPool {
       if (i >= 0) slot.conns.splice(i, 1)
       slot.conns.push(conn)
     }
-    conn.socket.write(frame, (err) => {
-      if (err) this.#failed(conn, key, err)
-    })
+    // No callback: a failed write also emits 'error', which #failed handles, and a closure per
+    // packet is measurable at full rate.
+    conn.socket.write(frame)
     return 'sent'
   }
 

@@ -229,7 +229,8 @@ export class WanfedTransport extends BaseTransport {
     }
     const frame = encodeFrame(buf)
     try {
-      const outcome = await this.#pool.send(name, frame)
+      const pending = this.#pool.send(name, frame)
+      const outcome = typeof pending === 'string' ? pending : await pending
       if (outcome === 'sent') this.counters.packets.sent++
       else this.counters.packets.sendDropped++
     } catch (err) {
