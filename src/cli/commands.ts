@@ -6,6 +6,7 @@
  */
 
 import { certCreateCommand } from './cert-create.ts'
+import { gatewayCommand } from './gateway.ts'
 import type { CommandGroup } from './types.ts'
 
 export const commands: CommandGroup = {
@@ -17,5 +18,6 @@ export const commands: CommandGroup = {
         create: certCreateCommand,
       },
     },
+    gateway: gatewayCommand,
   },
 }

@@ -4,6 +4,8 @@ export interface CliIo {
   readonly stderr: { write(chunk: string): unknown }
   /** Relative paths in arguments resolve against this directory. */
   readonly cwd: string
+  /** Stops a long-running command (`wanfed gateway`); without it, SIGINT / SIGTERM do. */
+  readonly signal?: AbortSignal
 }
 
 /** One runnable subcommand, e.g. `wanfed cert create`. */
