@@ -217,11 +217,20 @@ export class WanfedTransport extends BaseTransport {
    * @throws {NoGatewayError} the locator knows no gateway for the destination DC
    * @throws {PacketTooLargeError} the packet exceeds `maxPacketSize`
    */
-  async writeToAddress(buf: Uint8Array, to: Address): Promise<number> {
-    this.assertListening('writeToAddress')
-    const name = to.name ?? ''
-    const { datacenter } = splitNodeName(name, this.#rule)
+  writeToAddress(buf: Uint8Array, to: Address): Promise<number> {
+    let datacenter: string
+    try {
+      this.assertListening('writeToAddress')
+      datacenter = splitNodeName(to.name ?? '', this.#rule).datacenter
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    // Same-DC packets go straight to the wrapped transport: no extra promise on the LAN hot path.
     if (datacenter === this.datacenter) return this.#inner.writeToAddress(buf, to)
+    return this.#writeCrossDc(buf, to.name as string)
+  }
+
+  async #writeCrossDc(buf: Uint8Array, name: string): Promise<number> {
     if (buf.byteLength > this.#maxPacketSize) {
       throw new PacketTooLargeError(
         `packet of ${buf.byteLength} bytes exceeds the limit of ${this.#maxPacketSize} bytes`,
