@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { MeshGateway } from '../../src/gateway/index.ts'
 import { renderHaproxyConfig, renderNginxConfig } from '../../src/gateway/proxy-config.ts'
 import { routeTable } from '../../src/gateway/routes.ts'
 import { StaticGatewayLocator } from '../../src/locator/index.ts'
@@ -115,6 +116,25 @@ for (const kind of ['haproxy', 'nginx'] as const) {
       bob.locator.setGateways('dc2', [gw2.address])
       await exchange(betty, bob)
       await exchange(bob, betty)
+    })
+
+    it(`carries traffic over a mixed path: MeshGateway in one DC, ${kind} in the other`, async () => {
+      const bob = await node('bob', 'dc1', 'bob')
+      const betty = await node('betty', 'dc2', 'betty')
+      const gw1 = await gateway(kind, 'dc1', { bob: bob.serverAddr })
+      const ours = new MeshGateway({
+        datacenter: 'dc2',
+        servers: { betty: betty.serverAddr },
+        locator: new StaticGatewayLocator({ dc1: [gw1.address] }),
+        closeGraceMs: 100,
+      })
+      const { port } = await ours.listen({ host: '127.0.0.1', port: 0 })
+      cleanups.push(() => ours.close())
+      betty.locator.setGateways('dc1', [`127.0.0.1:${port}`])
+      bob.locator.setGateways('dc2', [gw1.address])
+      // dc2 -> dc1: MeshGateway, then the real proxy, then bob.
+      await exchange(betty, bob)
+      expect(ours.stats().routes['remote-dc'].connections).toBeGreaterThanOrEqual(2)
     })
 
     it('routes server.<dc>.consul to any server, and fails over to a live remote gateway', async () => {
