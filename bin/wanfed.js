@@ -1,19 +1,24 @@
 #!/usr/bin/env node
-// Launcher for the `wanfed` command. Uses the build in dist/ when there is one; in a source
-// checkout without a build it runs src/ through tsx (a devDependency), else asks for a build.
+// Launcher for the `wanfed` command. In a source checkout (tsx, a devDependency, is installed and
+// src/ is there) it runs src/ directly, so the command never lags behind the code; an installed
+// package has no tsx and runs its build in dist/.
 import { existsSync } from 'node:fs'
 
+const src = new URL('../src/cli/main.ts', import.meta.url)
 const dist = new URL('../dist/cli/main.js', import.meta.url)
 let entry = dist
-if (!existsSync(dist)) {
+if (existsSync(src)) {
   try {
     const { register } = await import('tsx/esm/api')
     register()
+    entry = src
   } catch {
-    process.stderr.write('wanfed: dist/ is missing; run `npm run build` first\n')
-    process.exit(1)
+    // No tsx: an installed package; use the build.
   }
-  entry = new URL('../src/cli/main.ts', import.meta.url)
+}
+if (entry === dist && !existsSync(dist)) {
+  process.stderr.write('wanfed: dist/ is missing; run `npm run build` first\n')
+  process.exit(1)
 }
 const { main } = await import(entry.href)
 process.exitCode = await main(process.argv.slice(2))

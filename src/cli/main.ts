@@ -34,6 +34,7 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     stdout: io.stdout ?? process.stdout,
     stderr: io.stderr ?? process.stderr,
     cwd: io.cwd ?? process.cwd(),
+    ...(io.signal === undefined ? {} : { signal: io.signal }),
   }
   let group = commands
   const path: string[] = []
