@@ -2,11 +2,13 @@ import type { AddressInfo } from 'node:net'
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls'
 import { EventEmitter } from 'eventemitter3'
-import { ClosedError, InvalidArgumentError, WanfedError } from '../errors.ts'
+import { ClosedError, InvalidArgumentError } from '../errors.ts'
+import { abortReason } from '../internal/abort.ts'
 import { formatHostPort } from '../internal/address.ts'
 import { type Clock, systemClock, type TimerHandle } from '../internal/clock.ts'
 import { debug } from '../internal/debug.ts'
 import { channels } from '../internal/diagnostics.ts'
+import { bindListener } from '../internal/listen.ts'
 import { isNativeTlsFirstByte, RPC_MAX_TYPE_VALUE } from './protocols.ts'
 import { secureContextOptions, type TlsCredentials } from './tls-options.ts'
 
@@ -133,6 +135,8 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
   readonly #maxTypeValue: number
   readonly #serverNames: ((servername: string | undefined) => boolean) | undefined
   #status: 'idle' | 'listening' | 'closing' | 'closed' = 'idle'
+  #signal: AbortSignal | undefined
+  readonly #onAbort = () => void this.close()
   #closing: Promise<void> | undefined
   #accepted = 0
   readonly #byAlpn: Record<string, number> = {}
@@ -254,25 +258,29 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
           : new ClosedError('AlpnServer is closed'),
       )
     }
+    if (options.signal?.aborted)
+      return Promise.reject(abortReason(options.signal, 'AlpnServer listen'))
     this.#status = 'listening'
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => {
+    const bound = bindListener(
+      this.#net,
+      'AlpnServer',
+      options.host ?? '127.0.0.1',
+      options.port ?? 0,
+    )
+    return bound.then(
+      (address) => {
+        // The signal stops the server later, as it does a net.Server given one.
+        if (options.signal !== undefined) {
+          this.#signal = options.signal
+          options.signal.addEventListener('abort', this.#onAbort, { once: true })
+        }
+        return address
+      },
+      (err: unknown) => {
         this.#status = 'closed'
-        reject(
-          new WanfedError('WANFED_ERR_SOCKET', `AlpnServer cannot listen: ${err.message}`, {
-            cause: err,
-          }),
-        )
-      }
-      this.#net.once('error', onError)
-      this.#net.listen(
-        { host: options.host ?? '127.0.0.1', port: options.port ?? 0, signal: options.signal },
-        () => {
-          this.#net.off('error', onError)
-          resolve(this.#net.address() as AddressInfo)
-        },
-      )
-    })
+        throw err
+      },
+    )
   }
 
   /** The bound address, once listening. */
@@ -315,6 +323,7 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
   async #shutdown(abrupt: boolean): Promise<void> {
     const wasListening = this.#status === 'listening'
     this.#status = 'closing'
+    this.#signal?.removeEventListener('abort', this.#onAbort)
     for (const socket of this.#pending.keys()) this.#drop(socket, 'closing')
     const closed = wasListening
       ? new Promise<void>((resolve) => this.#net.close(() => resolve()))

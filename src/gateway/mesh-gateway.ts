@@ -6,18 +6,13 @@ import {
   type Socket,
 } from 'node:net'
 import { EventEmitter } from 'eventemitter3'
-import {
-  ClosedError,
-  ConnectTimeoutError,
-  InvalidArgumentError,
-  SocketError,
-  WanfedError,
-} from '../errors.ts'
+import { ClosedError, ConnectTimeoutError, InvalidArgumentError, SocketError } from '../errors.ts'
 import { abortReason } from '../internal/abort.ts'
 import { formatHostPort, parseHostPort } from '../internal/address.ts'
 import { type Clock, systemClock, type TimerHandle } from '../internal/clock.ts'
 import { debug } from '../internal/debug.ts'
 import { channels } from '../internal/diagnostics.ts'
+import { bindListener } from '../internal/listen.ts'
 import type { GatewayLocator } from '../locator/types.ts'
 import { parseClientHello } from './client-hello.ts'
 import {
@@ -344,28 +339,25 @@ export class MeshGateway extends EventEmitter<MeshGatewayEvents> {
     const { signal } = options
     if (signal?.aborted) return Promise.reject(abortReason(signal, 'MeshGateway listen'))
     this.#status = 'listening'
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => {
-        this.#net.off('listening', onListening)
-        this.#status = 'closed'
-        reject(
-          new WanfedError('WANFED_ERR_SOCKET', `MeshGateway cannot listen: ${err.message}`, {
-            cause: err,
-          }),
-        )
-      }
-      const onListening = () => {
-        this.#net.off('error', onError)
+    const bound = bindListener(
+      this.#net,
+      'MeshGateway',
+      options.host ?? '127.0.0.1',
+      options.port ?? 0,
+    )
+    return bound.then(
+      (address) => {
         if (signal !== undefined) {
           this.#signal = signal
           signal.addEventListener('abort', this.#onAbort, { once: true })
         }
-        resolve(this.#net.address() as AddressInfo)
-      }
-      this.#net.once('error', onError)
-      this.#net.once('listening', onListening)
-      this.#net.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 })
-    })
+        return address
+      },
+      (err: unknown) => {
+        this.#status = 'closed'
+        throw err
+      },
+    )
   }
 
   /** The bound address, once listening. */

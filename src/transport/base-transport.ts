@@ -1,7 +1,13 @@
 import { setMaxListeners } from 'node:events'
 import type { Duplex } from 'node:stream'
 import { EventEmitter } from 'eventemitter3'
-import { ClosedError, DestroyedError, InvalidArgumentError, NotListeningError } from '../errors.ts'
+import {
+  ClosedError,
+  DestroyedError,
+  InvalidArgumentError,
+  NotListeningError,
+  PacketTooLargeError,
+} from '../errors.ts'
 import { type Clock, systemClock } from '../internal/clock.ts'
 import { debug } from '../internal/debug.ts'
 import { BoundedIterator, DEFAULT_HIGH_WATER_MARK } from './bounded-iterator.ts'
@@ -50,6 +56,8 @@ export abstract class BaseTransport extends EventEmitter<TransportEvents> implem
   #listening: Promise<void> | undefined
   #closing: Promise<void> | undefined
   readonly #iterators = new Set<BoundedIterator<unknown>>()
+  /** Streams this transport dialled or accepted that are still open; release() destroys them. */
+  readonly #streams = new Set<Duplex>()
 
   constructor(options: BaseTransportOptions = {}) {
     super()
@@ -174,6 +182,45 @@ export abstract class BaseTransport extends EventEmitter<TransportEvents> implem
       return
     }
     this.#emitSafe('stream', stream)
+  }
+
+  /**
+   * Remembers a stream until it closes, so `destroyStreams()` can end every one still open.
+   * A stream's late errors (a reset after its consumer stopped listening) go to the debug log
+   * instead of crashing the process.
+   */
+  protected trackStream(stream: Duplex): void {
+    this.#streams.add(stream)
+    stream.on('error', (err) => debug('%s stream error: %s', this.constructor.name, err.message))
+    stream.once('close', () => this.#streams.delete(stream))
+  }
+
+  /** Destroys every tracked stream still open. */
+  protected destroyStreams(): void {
+    for (const stream of [...this.#streams]) stream.destroy()
+    this.#streams.clear()
+  }
+
+  /** Open tracked streams. */
+  protected get openStreams(): number {
+    return this.#streams.size
+  }
+
+  /**
+   * Checks an outgoing packet before anything is sent.
+   *
+   * @throws {InvalidArgumentError} not bytes, or empty
+   * @throws {PacketTooLargeError} more than `max` bytes
+   */
+  protected checkPacket(buf: Uint8Array, max: number): void {
+    if (!(buf instanceof Uint8Array))
+      throw new InvalidArgumentError('writeToAddress: buf must be a Uint8Array')
+    if (buf.length === 0) throw new InvalidArgumentError('writeToAddress: empty packet')
+    if (buf.length > max) {
+      throw new PacketTooLargeError(
+        `writeToAddress: packet of ${buf.length} bytes exceeds the limit of ${max} bytes`,
+      )
+    }
   }
 
   /** Reports a background failure: counted in debug output and emitted as `error`. */

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream'
-import { InvalidArgumentError, NoRouteError, PacketTooLargeError, TimeoutError } from '../errors.ts'
+import { InvalidArgumentError, NoRouteError, TimeoutError } from '../errors.ts'
 import { abortReason } from '../internal/abort.ts'
 import { type Clock, systemClock, type TimerHandle } from '../internal/clock.ts'
 import { checkPort, normaliseAdvertiseIp } from './advertise.ts'
@@ -148,7 +148,6 @@ export class MemoryTransport extends BaseTransport {
   readonly #registry: Registry
   /** Deliveries and connects to or from this transport still in flight. */
   readonly #pending = new Set<Pending>()
-  readonly #streams = new Set<Duplex>()
 
   /** @internal use {@link MemoryNetwork.createTransport} */
   constructor(registry: Registry, clock: Clock, address: string, name: string | undefined) {
@@ -182,14 +181,7 @@ export class MemoryTransport extends BaseTransport {
    */
   async writeToAddress(buf: Uint8Array, to: Address): Promise<number> {
     this.assertListening('writeToAddress')
-    if (!(buf instanceof Uint8Array))
-      throw new InvalidArgumentError('writeToAddress: buf must be a Uint8Array')
-    if (buf.length === 0) throw new InvalidArgumentError('writeToAddress: empty packet')
-    if (buf.length > MEMORY_MAX_PACKET_SIZE) {
-      throw new PacketTooLargeError(
-        `writeToAddress: packet of ${buf.length} bytes exceeds the maximum of ${MEMORY_MAX_PACKET_SIZE}`,
-      )
-    }
+    this.checkPacket(buf, MEMORY_MAX_PACKET_SIZE)
     const dest = this.#registry.lookup(to)
     if (dest === undefined) {
       this.counters.packets.sendErrors++
@@ -233,7 +225,7 @@ export class MemoryTransport extends BaseTransport {
       if (dest === undefined || dest.status !== 'listening')
         throw new NoRouteError(`${what}: no route`)
       const [mine, theirs] = MemoryStream.pair(this.address, dest.address)
-      this.#track(mine)
+      this.trackStream(mine)
       this.counters.streams.dialed++
       dest.#accept(theirs)
       return mine
@@ -251,8 +243,7 @@ export class MemoryTransport extends BaseTransport {
     this.#registry.unregister(this)
     for (const p of [...this.#pending]) p.cancel()
     this.#pending.clear()
-    for (const stream of [...this.#streams]) stream.destroy()
-    this.#streams.clear()
+    this.destroyStreams()
   }
 
   #receive(buf: Buffer, from: string): void {
@@ -260,13 +251,8 @@ export class MemoryTransport extends BaseTransport {
   }
 
   #accept(stream: MemoryStream): void {
-    this.#track(stream)
+    this.trackStream(stream)
     this.deliverStream(stream)
-  }
-
-  #track(stream: Duplex): void {
-    this.#streams.add(stream)
-    stream.once('close', () => this.#streams.delete(stream))
   }
 
   /** Runs `deliver` after the latency unless either end closes first. */

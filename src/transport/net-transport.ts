@@ -2,13 +2,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import { createServer, isIP, type Server, type Socket } from 'node:net'
 import { networkInterfaces as osNetworkInterfaces } from 'node:os'
 import type { Duplex } from 'node:stream'
-import {
-  InvalidArgumentError,
-  NoRouteError,
-  NotListeningError,
-  PacketTooLargeError,
-  SocketError,
-} from '../errors.ts'
+import { InvalidArgumentError, NoRouteError, NotListeningError, SocketError } from '../errors.ts'
 import { abortReason } from '../internal/abort.ts'
 import { formatHostPort, parseHostPort } from '../internal/address.ts'
 import { debug } from '../internal/debug.ts'
@@ -89,7 +83,6 @@ export class NetTransport extends BaseTransport {
   /** What was bound, kept after close so finalAdvertiseAddr still answers. */
   #boundPort: number | undefined
   #firstTcpHost: string | undefined
-  readonly #sockets = new Set<Socket>()
   #acceptBackoffMs = 0
   #acceptErrorsMutedUntil = 0
   #acceptErrorsSuppressed = 0
@@ -181,14 +174,7 @@ export class NetTransport extends BaseTransport {
    */
   async writeToAddress(buf: Uint8Array, to: Address): Promise<number> {
     this.assertListening('writeToAddress')
-    if (!(buf instanceof Uint8Array))
-      throw new InvalidArgumentError('writeToAddress: buf must be a Uint8Array')
-    if (buf.length === 0) throw new InvalidArgumentError('writeToAddress: empty packet')
-    if (buf.length > MAX_UDP_PAYLOAD) {
-      throw new PacketTooLargeError(
-        `writeToAddress: packet of ${buf.length} bytes exceeds the UDP maximum of ${MAX_UDP_PAYLOAD}`,
-      )
-    }
+    this.checkPacket(buf, MAX_UDP_PAYLOAD)
     const target = parseHostPort(to.addr, 'packet destination')
     const socket = this.#udpFor(target.host)
     if (socket === undefined) {
@@ -254,7 +240,7 @@ export class NetTransport extends BaseTransport {
         what,
       })
       this.counters.streams.dialed++
-      this.#track(socket)
+      this.trackStream(socket)
       return socket
     } catch (err) {
       this.counters.streams.dialErrors++
@@ -301,8 +287,7 @@ export class NetTransport extends BaseTransport {
     }
     // server.close() calls back only once every accepted connection has ended (pitfall 1.9.2), so
     // the handed-over ones must go now or close() would wait on the consumer.
-    for (const socket of this.#sockets) socket.destroy()
-    this.#sockets.clear()
+    this.destroyStreams()
     await Promise.all(closing)
   }
 
@@ -359,7 +344,7 @@ export class NetTransport extends BaseTransport {
       server.on('connection', (socket: Socket) => {
         this.#acceptBackoffMs = 0
         socket.setNoDelay(true)
-        this.#track(socket)
+        this.trackStream(socket)
         this.deliverStream(socket)
       })
       server.on('drop', () => {
@@ -398,12 +383,6 @@ export class NetTransport extends BaseTransport {
         },
       ),
     )
-  }
-
-  #track(socket: Socket): void {
-    this.#sockets.add(socket)
-    socket.on('error', (err) => debug('NetTransport stream error: %s', err.message))
-    socket.once('close', () => this.#sockets.delete(socket))
   }
 
   #udpFor(host: string): UdpSocket | undefined {

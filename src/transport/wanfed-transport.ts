@@ -7,13 +7,7 @@ import type { AlpnConnectionInfo, AlpnServer } from '../alpn/server.ts'
 import { TlsSessionCache } from '../alpn/session-cache.ts'
 import { DEFAULT_DOMAIN, serverSni } from '../alpn/sni.ts'
 import type { TlsCredentials } from '../alpn/tls-options.ts'
-import {
-  InvalidArgumentError,
-  NoGatewayError,
-  PacketTooLargeError,
-  TimeoutError,
-  type WanfedError,
-} from '../errors.ts'
+import { InvalidArgumentError, NoGatewayError, TimeoutError, type WanfedError } from '../errors.ts'
 import { abortReason } from '../internal/abort.ts'
 import { debug } from '../internal/debug.ts'
 import type { GatewayLocator } from '../locator/types.ts'
@@ -116,7 +110,6 @@ export class WanfedTransport extends BaseTransport {
   readonly #sessionCache: TlsSessionCache | undefined
   readonly #servers = new Set<AlpnServer>()
   readonly #inboundPackets = new Set<Duplex>()
-  readonly #streams = new Set<Duplex>()
   readonly #protocolErrors: Record<string, number> = {}
   readonly #innerListeners: {
     packet: (p: Packet) => void
@@ -231,11 +224,7 @@ export class WanfedTransport extends BaseTransport {
   }
 
   async #writeCrossDc(buf: Uint8Array, name: string): Promise<number> {
-    if (buf.byteLength > this.#maxPacketSize) {
-      throw new PacketTooLargeError(
-        `packet of ${buf.byteLength} bytes exceeds the limit of ${this.#maxPacketSize} bytes`,
-      )
-    }
+    this.checkPacket(buf, this.#maxPacketSize)
     const frame = encodeFrame(buf)
     try {
       const pending = this.#pool.send(name, frame)
@@ -290,7 +279,7 @@ export class WanfedTransport extends BaseTransport {
       })
       this.#locator.reportSuccess?.(datacenter, gateway)
       this.counters.streams.dialed++
-      this.#track(socket)
+      this.trackStream(socket)
       return socket
     } catch (err) {
       this.counters.streams.dialErrors++
@@ -310,7 +299,7 @@ export class WanfedTransport extends BaseTransport {
       ...super.stats(),
       pool: this.#pool.stats(),
       protocolErrors: { ...this.#protocolErrors },
-      inbound: { packetConns: this.#inboundPackets.size, streams: this.#streams.size },
+      inbound: { packetConns: this.#inboundPackets.size, streams: this.openStreams },
       inner: this.#inner.stats(),
     }
   }
@@ -325,7 +314,7 @@ export class WanfedTransport extends BaseTransport {
       server.unhandle(ALPN_WAN_GOSSIP_STREAM)
     }
     for (const s of this.#inboundPackets) s.destroy()
-    for (const s of this.#streams) s.destroy()
+    this.destroyStreams()
     // The pool first, then the wrapped transport, as Consul's Shutdown.
     if (abrupt) this.#pool.destroy()
     else await this.#pool.close()
@@ -400,13 +389,8 @@ export class WanfedTransport extends BaseTransport {
   }
 
   #onStreamConn(socket: TLSSocket): void {
-    this.#track(socket)
+    this.trackStream(socket)
     this.deliverStream(socket)
-  }
-
-  #track(socket: Duplex): void {
-    this.#streams.add(socket)
-    socket.once('close', () => this.#streams.delete(socket))
   }
 
   #protocolError(err: WanfedError, info: AlpnConnectionInfo): void {
