@@ -177,7 +177,6 @@ export async function run(): Promise<BenchReport> {
 }
 
 export function summarize(m: Readonly<Record<string, number>>): string[] {
-  // biome-ignore lint/complexity/useLiteralKeys: tsconfig's noPropertyAccessFromIndexSignature requires brackets
   const ratio = m['write_ratio'] ?? Number.NaN
   return ratio >= 1
     ? [

@@ -232,11 +232,8 @@ export async function run(): Promise<BenchReport> {
 }
 
 export function summarize(m: Readonly<Record<string, number>>): string[] {
-  // biome-ignore lint/complexity/useLiteralKeys: tsconfig's noPropertyAccessFromIndexSignature requires brackets
   const heap = m['wanfed_heap_kib'] ?? Number.NaN
-  // biome-ignore lint/complexity/useLiteralKeys: tsconfig's noPropertyAccessFromIndexSignature requires brackets
   const rss = m['wanfed_rss_kib'] ?? Number.NaN
-  // biome-ignore lint/complexity/useLiteralKeys: tsconfig's noPropertyAccessFromIndexSignature requires brackets
   const rawRss = m['raw_rss_kib'] ?? Number.NaN
   return [
     `A pooled idle packet connection costs about ${heap.toFixed(1)} KiB of heap and ${rss.toFixed(1)} KiB of RSS in the sending process (raw TLS socket made the same way: ${rawRss.toFixed(1)} KiB RSS); 1,000 remote nodes ≈ ${((rss * 1000) / 1024).toFixed(0)} MiB RSS.`,

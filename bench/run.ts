@@ -51,7 +51,6 @@ function parseArgs(argv: string[]): Args {
 /** The command as the user typed it, for BENCHMARKS.md. */
 function commandLine(argv: string[]): string {
   const tail = argv.join(' ')
-  // biome-ignore lint/complexity/useLiteralKeys: tsconfig's noPropertyAccessFromIndexSignature requires brackets
   if (process.env['npm_lifecycle_event'] === 'bench')
     return tail ? `npm run bench -- ${tail}` : 'npm run bench'
   return tail ? `npx tsx bench/run.ts ${tail}` : 'npx tsx bench/run.ts'

@@ -454,11 +454,8 @@ export async function run(): Promise<BenchReport> {
 }
 
 export function summarize(m: Readonly<Record<string, number>>): string[] {
-  // biome-ignore lint/complexity/useLiteralKeys: tsconfig's noPropertyAccessFromIndexSignature requires brackets
   const xdc = m['xdc_ratio'] ?? Number.NaN
-  // biome-ignore lint/complexity/useLiteralKeys: tsconfig's noPropertyAccessFromIndexSignature requires brackets
   const udpSent = m['udp_ratio_sent'] ?? Number.NaN
-  // biome-ignore lint/complexity/useLiteralKeys: tsconfig's noPropertyAccessFromIndexSignature requires brackets
   const udpRecv = m['udp_ratio_recv'] ?? Number.NaN
   const verdict = (ok: boolean) => (ok ? 'met' : 'NOT met')
   return [

@@ -33,7 +33,6 @@ export function serve(handlers: Record<string, Handler>): void {
     if (closing) return
     closing = true
     try {
-      // biome-ignore lint/complexity/useLiteralKeys: tsconfig's noPropertyAccessFromIndexSignature requires brackets
       await (handlers['close'] as (() => Promise<void>) | undefined)?.()
     } finally {
       // Whatever still holds the loop open after close() must not keep an orphan alive.

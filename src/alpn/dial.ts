@@ -1,5 +1,9 @@
-import { connect as netConnect, type Socket } from 'node:net'
-import { type SecureContext, type TLSSocket, connect as tlsConnect } from 'node:tls'
+import {
+  type ConnectionOptions,
+  type SecureContext,
+  type TLSSocket,
+  connect as tlsConnect,
+} from 'node:tls'
 import {
   AlpnMismatchError,
   ConnectTimeoutError,
@@ -130,16 +134,30 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
     if (channels.dialStart.hasSubscribers)
       channels.dialStart.publish({ gateway, sni: servername, alpn })
     let settled = false
-    let tlsSocket: TLSSocket | undefined
-    const raw: Socket = netConnect({
-      // The stream's owner decides when to close; ending our side must not end theirs.
-      allowHalfOpen: true,
+    let connected = false
+    const session = sessionCache?.get(servername)
+    // One socket for both phases: tls.connect with host and port is a TLSSocket that emits
+    // 'connect' when TCP is up and 'secureConnect' after the handshake. Wrapping a separate
+    // net.Socket would cost a second socket object per pooled connection.
+    const connectOptions: ConnectionOptions & { allowHalfOpen: boolean } = {
       host: p.target.host,
       port: p.target.port,
-      noDelay: true,
-      keepAlive: true,
+      servername,
+      ALPNProtocols: [alpn],
+      rejectUnauthorized: true,
+      secureContext: p.secureContext,
+      // The stream's owner decides when to close; ending our side must not end theirs.
+      allowHalfOpen: true,
+      ...(session === undefined ? {} : { session }),
       ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
-    })
+    }
+    // tls.connect passes allowHalfOpen to its socket; @types/node's ConnectionOptions lacks it.
+    const socket = tlsConnect(connectOptions)
+    socket.setNoDelay(true)
+    socket.setKeepAlive(true)
+    if (sessionCache !== undefined) {
+      socket.on('session', (s: Buffer) => sessionCache.set(servername, s))
+    }
     let timer = clock.setTimeout(
       () =>
         fail(
@@ -149,36 +167,30 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
     )
 
     const onAbort = () => fail(abortReason(signal as AbortSignal, what))
-    const onRawError = (err: Error) =>
+    const onError = (err: Error) =>
       fail(
-        new SocketError(
-          `${what}: ${tlsSocket ? 'connection failed during TLS handshake' : 'connect failed'}: ${err.message}`,
-          { cause: err },
-        ),
+        connected
+          ? mapHandshakeError(err, what)
+          : new SocketError(`${what}: connect failed: ${err.message}`, { cause: err }),
       )
-    const onTlsError = (err: Error) => fail(mapHandshakeError(err, what))
-    const onTlsClose = () =>
-      fail(new SocketError(`${what}: connection closed during TLS handshake`))
+    const onClose = () => fail(new SocketError(`${what}: connection closed during TLS handshake`))
 
     const cleanup = () => {
       clock.clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)
-      raw.off('connect', onConnect)
-      raw.off('error', onRawError)
-      tlsSocket?.off('secureConnect', onSecure)
-      tlsSocket?.off('error', onTlsError)
-      tlsSocket?.off('close', onTlsClose)
+      socket.off('connect', onConnect)
+      socket.off('secureConnect', onSecure)
+      socket.off('error', onError)
+      socket.off('close', onClose)
     }
 
     function fail(err: Error) {
       if (settled) return
       settled = true
       cleanup()
-      // A late error from either socket after we gave up must not become an unhandled 'error'.
-      raw.on('error', noop)
-      tlsSocket?.on('error', noop)
-      tlsSocket?.destroy()
-      raw.destroy()
+      // A late error after we gave up must not become an unhandled 'error'.
+      socket.on('error', noop)
+      socket.destroy()
       if (sessionCache !== undefined && err instanceof TlsError) sessionCache.delete(servername)
       debug('%s failed: %s', what, err.message)
       if (channels.dialError.hasSubscribers)
@@ -187,6 +199,7 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
     }
 
     function onConnect() {
+      connected = true
       clock.clearTimeout(timer)
       timer = clock.setTimeout(
         () =>
@@ -197,25 +210,9 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
           ),
         p.handshakeTimeoutMs,
       )
-      const session = sessionCache?.get(servername)
-      tlsSocket = tlsConnect({
-        socket: raw,
-        servername,
-        ALPNProtocols: [alpn],
-        rejectUnauthorized: true,
-        secureContext: p.secureContext,
-        ...(session === undefined ? {} : { session }),
-      })
-      if (sessionCache !== undefined) {
-        tlsSocket.on('session', (s: Buffer) => sessionCache.set(servername, s))
-      }
-      tlsSocket.once('secureConnect', onSecure)
-      tlsSocket.on('error', onTlsError)
-      tlsSocket.once('close', onTlsClose)
     }
 
     function onSecure() {
-      const socket = tlsSocket as TLSSocket
       if (socket.alpnProtocol !== alpn) {
         fail(
           new AlpnMismatchError(
@@ -226,9 +223,6 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
       }
       settled = true
       cleanup()
-      // The TLS socket owns the raw one now; its errors surface on the TLS socket. Keep the raw
-      // socket from throwing an unhandled 'error' by forwarding instead.
-      raw.on('error', (err) => socket.destroy(err))
       debug('%s connected (resumed=%s)', what, socket.isSessionReused())
       if (channels.dialConnected.hasSubscribers)
         channels.dialConnected.publish({ gateway, sni: servername, alpn, socket })
@@ -236,8 +230,10 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
     }
 
     signal?.addEventListener('abort', onAbort, { once: true })
-    raw.once('connect', onConnect)
-    raw.on('error', onRawError)
+    socket.once('connect', onConnect)
+    socket.once('secureConnect', onSecure)
+    socket.on('error', onError)
+    socket.once('close', onClose)
   })
 }
 

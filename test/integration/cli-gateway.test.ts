@@ -395,7 +395,7 @@ describe('wanfed gateway (in-process)', () => {
       'bob=127.0.0.1:1',
     )
     expect(r.code).toBe(1)
-    expect(r.stderr).toMatch(/^Error: MeshGateway cannot listen: .*EADDRINUSE/)
+    expect(r.stderr).toMatch(/^Error: MeshGateway cannot listen on 127.0.0.1:\d+: .*EADDRINUSE/)
     expect(r.stdout).toBe('')
   })
 })

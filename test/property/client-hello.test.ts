@@ -10,7 +10,6 @@ import {
 } from '../helpers/client-hello.ts'
 
 // CI machines have 2 cores: bound each property by time as well as by run count.
-// biome-ignore lint/complexity/useLiteralKeys: tsconfig's noPropertyAccessFromIndexSignature requires brackets
 if (process.env['CI']) fc.configureGlobal({ interruptAfterTimeLimit: 10_000 })
 
 const VARIANTS: HelloOptions[] = [

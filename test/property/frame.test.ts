@@ -9,7 +9,6 @@ import {
 import { isWanfedError } from '../../src/errors.ts'
 
 // CI machines have 2 cores: bound each property by time as well as by run count.
-// biome-ignore lint/complexity/useLiteralKeys: tsconfig's noPropertyAccessFromIndexSignature requires brackets
 if (process.env['CI']) fc.configureGlobal({ interruptAfterTimeLimit: 10_000 })
 
 const CODEC_CODES = new Set([
