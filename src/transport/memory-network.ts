@@ -35,6 +35,8 @@ interface Registry {
   register(transport: MemoryTransport): void
   unregister(transport: MemoryTransport): void
   lookup(to: Address): MemoryTransport | undefined
+  /** The destination is cut off: its packets vanish and dials to it never connect. */
+  partitioned(to: Address): boolean
 }
 
 /**
@@ -58,6 +60,7 @@ export class MemoryNetwork {
   readonly #random: () => number
   readonly #byAddr = new Map<string, MemoryTransport>()
   readonly #byName = new Map<string, MemoryTransport>()
+  readonly #partitioned = new Set<string>()
   #nextPort = 1
   readonly #registry: Registry
 
@@ -84,6 +87,7 @@ export class MemoryNetwork {
     this.clock = options.clock ?? systemClock
     const byAddr = this.#byAddr
     const byName = this.#byName
+    const cut = this.#partitioned
     this.#registry = {
       latencyMs,
       lossRate,
@@ -109,6 +113,9 @@ export class MemoryNetwork {
       lookup(to) {
         return to.name !== undefined && to.name !== '' ? byName.get(to.name) : byAddr.get(to.addr)
       },
+      partitioned(to) {
+        return cut.size > 0 && (cut.has(to.addr) || (to.name !== undefined && cut.has(to.name)))
+      },
     }
   }
 
@@ -129,6 +136,23 @@ export class MemoryNetwork {
   }
 
   /** Addresses of the transports listening now. */
+  /**
+   * Cuts a node off, by name or address, as a network partition would: packets to it are lost
+   * (counted in the sender's `sendDropped`) and stream dials to it hang until their timeout or
+   * signal. Nothing needs to listen there. `heal()` undoes it.
+   */
+  partition(nameOrAddr: string): void {
+    if (typeof nameOrAddr !== 'string' || nameOrAddr === '') {
+      throw new InvalidArgumentError('partition: a node name or address is needed')
+    }
+    this.#partitioned.add(nameOrAddr)
+  }
+
+  /** Reconnects a node cut off by {@link partition}. */
+  heal(nameOrAddr: string): void {
+    this.#partitioned.delete(nameOrAddr)
+  }
+
   get listening(): string[] {
     return [...this.#byAddr.keys()]
   }
@@ -182,6 +206,10 @@ export class MemoryTransport extends BaseTransport {
   async writeToAddress(buf: Uint8Array, to: Address): Promise<number> {
     this.assertListening('writeToAddress')
     this.checkPacket(buf, MEMORY_MAX_PACKET_SIZE)
+    if (this.#registry.partitioned(to)) {
+      this.counters.packets.sendDropped++
+      return this.clock.now()
+    }
     const dest = this.#registry.lookup(to)
     if (dest === undefined) {
       this.counters.packets.sendErrors++
@@ -219,8 +247,12 @@ export class MemoryTransport extends BaseTransport {
     const { signal } = options
     try {
       if (signal?.aborted) throw abortReason(signal, what)
+      if (this.#registry.partitioned(to)) {
+        // A partition: the connect never completes; only the timeout, the signal or close end it.
+        await this.#connectDelay(Number.POSITIVE_INFINITY, timeoutMs, signal, what)
+      }
       if (this.#registry.lookup(to) === undefined) throw new NoRouteError(`${what}: no route`)
-      await this.#connectDelay(timeoutMs, signal, what)
+      await this.#connectDelay(this.#registry.latencyMs, timeoutMs, signal, what)
       const dest = this.#registry.lookup(to)
       if (dest === undefined || dest.status !== 'listening')
         throw new NoRouteError(`${what}: no route`)
@@ -278,8 +310,12 @@ export class MemoryTransport extends BaseTransport {
   }
 
   /** Waits out the connect latency, bounded by the timeout, the caller's signal and our lifetime. */
-  #connectDelay(timeoutMs: number, signal: AbortSignal | undefined, what: string): Promise<void> {
-    const latency = this.#registry.latencyMs
+  #connectDelay(
+    latency: number,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    what: string,
+  ): Promise<void> {
     if (latency <= 0) return Promise.resolve()
     const clock = this.clock
     const lifetime = this.lifetime.signal
@@ -289,7 +325,9 @@ export class MemoryTransport extends BaseTransport {
       const entry: Pending = { cancel: () => done(lifetime.reason as Error) }
       const onAbort = () => done(abortReason(signal as AbortSignal, what))
       const onLifetime = () => done(lifetime.reason as Error)
-      const connectTimer = clock.setTimeout(() => done(undefined), latency)
+      const connectTimer = Number.isFinite(latency)
+        ? clock.setTimeout(() => done(undefined), latency)
+        : undefined
       const timeoutTimer = Number.isFinite(timeoutMs)
         ? clock.setTimeout(
             () => done(new TimeoutError(`${what}: connect timed out after ${timeoutMs} ms`)),
@@ -299,7 +337,7 @@ export class MemoryTransport extends BaseTransport {
       function done(err: Error | undefined) {
         if (settled) return
         settled = true
-        clock.clearTimeout(connectTimer)
+        if (connectTimer !== undefined) clock.clearTimeout(connectTimer)
         if (timeoutTimer !== undefined) clock.clearTimeout(timeoutTimer)
         signal?.removeEventListener('abort', onAbort)
         lifetime.removeEventListener('abort', onLifetime)

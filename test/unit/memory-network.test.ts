@@ -394,3 +394,37 @@ describe('MemoryNetwork', () => {
     expect(() => a.finalAdvertiseAddr(undefined, 70000)).toThrow(InvalidArgumentError)
   })
 })
+
+describe('MemoryNetwork partitions', () => {
+  it('loses packets to a partitioned node, counted, and delivers again after heal()', async () => {
+    const network = new MemoryNetwork()
+    const a = network.createTransport('a.dc1')
+    const b = network.createTransport('b.dc1')
+    await Promise.all([a.listen(), b.listen()])
+    const got: string[] = []
+    b.on('packet', (p) => got.push(p.buf.toString()))
+    network.partition('b.dc1')
+    await a.writeToAddress(Buffer.from('lost'), { name: 'b.dc1', addr: b.address })
+    network.heal('b.dc1')
+    await a.writeToAddress(Buffer.from('found'), { name: 'b.dc1', addr: b.address })
+    await new Promise((r) => setTimeout(r, 10))
+    expect(got).toEqual(['found'])
+    expect(a.stats().packets.sendDropped).toBe(1)
+    await Promise.all([a.close(), b.close()])
+  })
+
+  it('makes stream dials to a partitioned address hang until their timeout', async () => {
+    const network = new MemoryNetwork()
+    const a = network.createTransport('a.dc1')
+    await a.listen()
+    network.partition('127.0.0.1:999')
+    const started = Date.now()
+    await expect(a.dialAddressTimeout({ addr: '127.0.0.1:999' }, 100)).rejects.toMatchObject({
+      code: 'WANFED_ERR_TIMEOUT',
+      remote: true,
+    })
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90)
+    expect(() => network.partition('')).toThrow(/name or address/)
+    await a.close()
+  })
+})
