@@ -1,15 +1,17 @@
 /**
- * Two datacenters on loopback, one node each, gossiping across the DC boundary the way Consul
- * servers do through mesh gateways: packets as length-prefixed frames over a pooled mutual-TLS
+ * Two datacenters on loopback, one node and one mesh gateway each, gossiping across the DC
+ * boundary the way Consul servers do: packets as length-prefixed frames over a pooled mutual-TLS
  * connection, streams as one TLS connection each, both routed by SNI `<node>.server.<dc>.consul`.
+ * Every cross-DC byte takes two hops, as in Consul: the sender's own gateway, then the
+ * destination DC's gateway, which hands it to the node's ALPN server. Neither gateway decrypts.
  *
- * Certificates are made in memory at start. Each node's ALPN server port is what a gateway would
- * splice its traffic to; here the locator points straight at it.
+ * Certificates are made in memory at start.
  *
  * Run: `npm run example -- cross-dc`
  */
 import { AlpnServer } from '../src/alpn/index.ts'
 import { createCertificateAuthority, createServerCertificate } from '../src/certs/index.ts'
+import { MeshGateway } from '../src/gateway/index.ts'
 import { StaticGatewayLocator } from '../src/locator/index.ts'
 import { NetTransport, type Packet, WanfedTransport } from '../src/transport/index.ts'
 
@@ -19,15 +21,22 @@ interface Node {
   server: AlpnServer
   locator: StaticGatewayLocator
   serverAddr: string
+  /** This DC's mesh gateway and the locator it uses for other DCs. */
+  gateway: MeshGateway
+  gatewayLocator: StaticGatewayLocator
+  gatewayAddr: string
 }
 
 export async function main(log: (line: string) => void = console.log): Promise<void> {
   const ca = await createCertificateAuthority()
+  // Everything opened is closed on the way out, whether the run succeeds or fails half-way.
+  const opened: { close(): Promise<void> }[] = []
 
   async function node(short: string, datacenter: string): Promise<Node> {
     const cert = await createServerCertificate(ca, { datacenter, node: short })
     const tls = { ca: ca.cert, ...cert }
     const server = new AlpnServer({ tls })
+    opened.push(server)
     const locator = new StaticGatewayLocator({})
     const transport = new WanfedTransport({
       transport: new NetTransport({ bindAddrs: ['127.0.0.1'] }),
@@ -35,67 +44,90 @@ export async function main(log: (line: string) => void = console.log): Promise<v
       locator,
       tls,
     }).attach(server)
+    opened.push(transport)
     const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
     await transport.listen()
+    const gatewayLocator = new StaticGatewayLocator({})
+    const gateway = new MeshGateway({
+      datacenter,
+      servers: { [short]: `127.0.0.1:${port}` },
+      locator: gatewayLocator,
+    })
+    opened.push(gateway)
+    const gw = await gateway.listen({ host: '127.0.0.1', port: 0 })
     return {
       name: `${short}.${datacenter}`,
       transport,
       server,
       locator,
       serverAddr: `127.0.0.1:${port}`,
+      gateway,
+      gatewayLocator,
+      gatewayAddr: `127.0.0.1:${gw.port}`,
     }
   }
-
-  const bob = await node('bob', 'dc1')
-  const betty = await node('betty', 'dc2')
-  bob.locator.setGateways('dc2', [betty.serverAddr])
-  betty.locator.setGateways('dc1', [bob.serverAddr])
-  log(`bob.dc1 listens on ${bob.serverAddr}, betty.dc2 on ${betty.serverAddr}`)
 
   try {
-    // Packets: bob pings betty across the DC boundary; betty answers by node name, as memberlist
-    // does with the ping's SourceNode (the packet's `from` is the TLS peer, not bob's address).
-    const pong = new Promise<Packet>((resolve) => bob.transport.once('packet', resolve))
-    betty.transport.on('packet', (p) => {
-      log(`betty got ${JSON.stringify(p.buf.toString())} from ${p.from}`)
-      void betty.transport.writeToAddress(Buffer.from('ack'), {
-        name: 'bob.dc1',
-        addr: bob.serverAddr,
-      })
-    })
-    for (let i = 0; i < 3; i++) {
-      await bob.transport.writeToAddress(Buffer.from(`ping ${i}`), {
-        name: 'betty.dc2',
-        addr: '192.0.2.2:8302',
-      })
-    }
-    log(`bob got ${JSON.stringify((await pong).buf.toString())}`)
-
-    // A stream: a push/pull exchange, request then reply on one TLS connection.
-    betty.transport.on('stream', (stream) => {
-      const chunks: Buffer[] = []
-      stream.on('data', (c: Buffer) => chunks.push(c))
-      stream.on('end', () =>
-        stream.end(`state of dc2 (you sent ${Buffer.concat(chunks).length} bytes)`),
-      )
-    })
-    const stream = await bob.transport.dialAddressTimeout(
-      { name: 'betty.dc2', addr: '192.0.2.2:8302' },
-      5_000,
-    )
-    stream.end(Buffer.alloc(64 * 1024, 1))
-    const reply: Buffer[] = []
-    for await (const chunk of stream) reply.push(chunk as Buffer)
-    log(`bob's push/pull got ${JSON.stringify(Buffer.concat(reply).toString())}`)
-
-    const stats = bob.transport.stats()
-    log(
-      `bob: ${stats.packets.sent} packets sent over ${stats.pool.dials} pooled connection(s), ` +
-        `${stats.streams.dialed} stream(s) dialled`,
-    )
+    await run(await node('bob', 'dc1'), await node('betty', 'dc2'), log)
   } finally {
-    await Promise.all([bob.transport.close(), betty.transport.close()])
-    await Promise.all([bob.server.close(), betty.server.close()])
+    // Transports before their servers, servers before the gateways: the order traffic flows.
+    for (const resource of opened.reverse()) await resource.close()
   }
   log('closed cleanly')
+}
+
+async function run(bob: Node, betty: Node, log: (line: string) => void): Promise<void> {
+  // Each node sends cross-DC traffic to its own DC's gateway; each gateway knows the other DC's.
+  bob.locator.setGateways('dc2', [bob.gatewayAddr])
+  betty.locator.setGateways('dc1', [betty.gatewayAddr])
+  bob.gatewayLocator.setGateways('dc2', [betty.gatewayAddr])
+  betty.gatewayLocator.setGateways('dc1', [bob.gatewayAddr])
+  log(`dc1: bob's ALPN server ${bob.serverAddr}, gateway ${bob.gatewayAddr}`)
+  log(`dc2: betty's ALPN server ${betty.serverAddr}, gateway ${betty.gatewayAddr}`)
+
+  // Packets: bob pings betty across the DC boundary; betty answers by node name, as memberlist
+  // does with the ping's SourceNode (the packet's `from` is the TLS peer, not bob's address).
+  const pong = new Promise<Packet>((resolve) => bob.transport.once('packet', resolve))
+  betty.transport.on('packet', (p) => {
+    log(`betty got ${JSON.stringify(p.buf.toString())} from ${p.from}`)
+    void betty.transport.writeToAddress(Buffer.from('ack'), {
+      name: 'bob.dc1',
+      addr: bob.serverAddr,
+    })
+  })
+  for (let i = 0; i < 3; i++) {
+    await bob.transport.writeToAddress(Buffer.from(`ping ${i}`), {
+      name: 'betty.dc2',
+      addr: '192.0.2.2:8302',
+    })
+  }
+  log(`bob got ${JSON.stringify((await pong).buf.toString())}`)
+
+  // A stream: a push/pull exchange, request then reply on one TLS connection.
+  betty.transport.on('stream', (stream) => {
+    const chunks: Buffer[] = []
+    stream.on('data', (c: Buffer) => chunks.push(c))
+    stream.on('end', () =>
+      stream.end(`state of dc2 (you sent ${Buffer.concat(chunks).length} bytes)`),
+    )
+  })
+  const stream = await bob.transport.dialAddressTimeout(
+    { name: 'betty.dc2', addr: '192.0.2.2:8302' },
+    5_000,
+  )
+  stream.end(Buffer.alloc(64 * 1024, 1))
+  const reply: Buffer[] = []
+  for await (const chunk of stream) reply.push(chunk as Buffer)
+  log(`bob's push/pull got ${JSON.stringify(Buffer.concat(reply).toString())}`)
+
+  const stats = bob.transport.stats()
+  log(
+    `bob: ${stats.packets.sent} packets sent over ${stats.pool.dials} pooled connection(s), ` +
+      `${stats.streams.dialed} stream(s) dialled`,
+  )
+  const routes = bob.gateway.stats().routes
+  log(
+    `dc1 gateway: ${routes['remote-dc'].connections} connection(s) to dc2, ` +
+      `${routes['local-server'].connections} to local servers`,
+  )
 }

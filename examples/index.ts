@@ -7,7 +7,7 @@ export interface Example {
 export const examples: Record<string, Example> = {
   'cross-dc': {
     description:
-      'Two DCs on loopback: cross-DC packets over pooled mutual TLS and a push/pull stream',
+      'Two DCs on loopback, a mesh gateway each: cross-DC packets over pooled mutual TLS and a push/pull stream, two hops',
     load: () => import('./cross-dc.ts'),
   },
 }

@@ -17,6 +17,7 @@ if (example === undefined) {
     await main()
   } catch (err) {
     console.error(err)
-    process.exitCode = 1
+    // An example that failed half-way may hold sockets; do not hang on them.
+    process.exit(1)
   }
 }

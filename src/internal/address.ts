@@ -11,6 +11,7 @@ export interface HostPort {
  * as Go's `net.JoinHostPort` writes it.
  */
 export function parseHostPort(value: string, what = 'address'): HostPort {
+  if (typeof value !== 'string') throw bad(String(value), what)
   let host: string
   let portText: string
   if (value.startsWith('[')) {
