@@ -161,7 +161,11 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
     let timer = clock.setTimeout(
       () =>
         fail(
-          new ConnectTimeoutError(`${what}: TCP connect timed out after ${p.connectTimeoutMs} ms`),
+          gatewayFault(
+            new ConnectTimeoutError(
+              `${what}: TCP connect timed out after ${p.connectTimeoutMs} ms`,
+            ),
+          ),
         ),
       p.connectTimeoutMs,
     )
@@ -171,7 +175,9 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
       fail(
         connected
           ? mapHandshakeError(err, what)
-          : new SocketError(`${what}: connect failed: ${err.message}`, { cause: err }),
+          : gatewayFault(
+              new SocketError(`${what}: connect failed: ${err.message}`, { cause: err }),
+            ),
       )
     const onClose = () => fail(new SocketError(`${what}: connection closed during TLS handshake`))
 
@@ -238,6 +244,24 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
 }
 
 function noop() {}
+
+function gatewayFault<E extends Error>(err: E): E {
+  unreachable.add(err)
+  return err
+}
+
+/** Errors raised before the TCP connection to the gateway existed: the gateway is the one to blame. */
+const unreachable = new WeakSet<Error>()
+
+/**
+ * True when a `dialViaGateway` failure happened before the TCP connection to the gateway was
+ * established (refused, reset, timed out): the gateway itself is unreachable. Failures after it
+ * (the far server refusing, a TLS or ALPN error, a dead node behind the gateway) are not the
+ * gateway's, and a locator should not avoid it for them.
+ */
+export function isGatewayUnreachable(err: unknown): boolean {
+  return err instanceof Error && unreachable.has(err)
+}
 
 function mapHandshakeError(err: Error, what: string): Error {
   const code = (err as NodeJS.ErrnoException).code ?? ''

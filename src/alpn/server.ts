@@ -1,5 +1,10 @@
 import type { AddressInfo } from 'node:net'
-import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
+import {
+  createServer as createNetServer,
+  isIP,
+  type Server as NetServer,
+  type Socket,
+} from 'node:net'
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls'
 import { EventEmitter } from 'eventemitter3'
 import { ClosedError, InvalidArgumentError } from '../errors.ts'
@@ -44,8 +49,14 @@ export interface AlpnServerOptions {
   tls: TlsCredentials
   /** Deadline in ms from accept to a dispatched connection (peek plus handshake). Default 5,000. */
   handshakeTimeoutMs?: number
-  /** Open connections allowed per source IP; 0 means no limit. Default 100. */
+  /**
+   * Open connections allowed per source IP; 0 means no limit. Default 100 (Consul's
+   * `rpc_max_conns_per_client`). Tunnelled traffic all arrives from the local gateways' IPs, so
+   * list those in `unlimitedAddresses` or the gateways share one quota.
+   */
   maxConnsPerClient?: number
+  /** Source IPs the per-IP limit does not apply to (this DC's mesh gateways). */
+  unlimitedAddresses?: readonly string[]
   /**
    * When set, the SNI a client sends must be one of these names (compared case-insensitively), or
    * pass this predicate; otherwise the handshake is refused. Consul only logs the SNI.
@@ -131,6 +142,7 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
   readonly #clock: Clock
   readonly #handshakeTimeoutMs: number
   readonly #maxConnsPerClient: number
+  readonly #unlimited: ReadonlySet<string>
   readonly #closeGraceMs: number
   readonly #maxTypeValue: number
   readonly #serverNames: ((servername: string | undefined) => boolean) | undefined
@@ -169,6 +181,18 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
       DEFAULT_MAX_CONNS_PER_CLIENT,
       'maxConnsPerClient',
       true,
+    )
+    if (options.unlimitedAddresses !== undefined && !Array.isArray(options.unlimitedAddresses)) {
+      throw new InvalidArgumentError('unlimitedAddresses must be an array of IP addresses')
+    }
+    for (const ip of options.unlimitedAddresses ?? []) {
+      if (isIP(ip) === 0)
+        throw new InvalidArgumentError(
+          `unlimitedAddresses: ${JSON.stringify(ip)} is not an IP address`,
+        )
+    }
+    this.#unlimited = new Set(
+      (options.unlimitedAddresses ?? []).flatMap((ip) => [ip, `::ffff:${ip}`]),
     )
     this.#closeGraceMs = nonNegative(
       options.closeGraceMs,
@@ -224,10 +248,18 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
     return this
   }
 
-  /** Removes the handler for an ALPN protocol; new clients offering only it fail the handshake. */
-  unhandle(alpn: string): this {
-    this.#handlers.delete(alpn)
+  /**
+   * Removes the handler for an ALPN protocol; new clients offering only it fail the handshake.
+   * With `handler`, only if that is the one registered (so one owner cannot remove another's).
+   */
+  unhandle(alpn: string, handler?: AlpnHandler): this {
+    if (handler === undefined || this.#handlers.get(alpn) === handler) this.#handlers.delete(alpn)
     return this
+  }
+
+  /** Whether a handler is registered for an ALPN protocol. */
+  handles(alpn: string): boolean {
+    return this.#handlers.has(alpn)
   }
 
   /** Registers the handler for a legacy type byte (0..maxTypeValue). */
@@ -364,7 +396,11 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
     this.#accepted++
     const ip = socket.remoteAddress ?? ''
     const current = this.#perIp.get(ip) ?? 0
-    if (this.#maxConnsPerClient > 0 && current >= this.#maxConnsPerClient) {
+    if (
+      this.#maxConnsPerClient > 0 &&
+      current >= this.#maxConnsPerClient &&
+      !this.#unlimited.has(ip)
+    ) {
       this.#count('conn-limit', remote)
       socket.destroy()
       return

@@ -36,6 +36,8 @@ export const DEFAULT_GATEWAY_CONNECT_TIMEOUT_MS = 10_000
 export const DEFAULT_IDLE_TIMEOUT_MS = 10 * 60_000
 /** Distinct upstreams tried per connection before giving up. */
 export const DEFAULT_MAX_CONNECT_ATTEMPTS = 3
+/** Default bound on open client connections (the renderers' `maxconn` / `worker_connections`). */
+export const DEFAULT_MAX_GATEWAY_CONNECTIONS = 4_096
 /** How long `close()` lets spliced connections finish. */
 export const DEFAULT_GATEWAY_CLOSE_GRACE_MS = 5_000
 
@@ -62,7 +64,10 @@ export interface MeshGatewayOptions {
   connectTimeoutMs?: number
   /** A spliced connection idle both ways this long (ms) is closed; 0 disables. Default 10 minutes. */
   idleTimeoutMs?: number
-  /** Open client connections allowed; 0 means no limit. Default 0. */
+  /**
+   * Open client connections allowed; 0 means no limit. Default 4,096, as the rendered HAProxy and
+   * nginx configs: an unauthenticated client must not be able to exhaust file descriptors.
+   */
   maxConnections?: number
   /** Distinct servers or gateways tried per connection before it is refused. Default 3. */
   maxConnectAttempts?: number
@@ -284,10 +289,15 @@ export class MeshGateway extends EventEmitter<MeshGatewayEvents> {
       'idleTimeoutMs',
       { min: 0 },
     )
-    this.#maxConnections = checkNumber(options.maxConnections, 0, 'maxConnections', {
-      min: 0,
-      integer: true,
-    })
+    this.#maxConnections = checkNumber(
+      options.maxConnections,
+      DEFAULT_MAX_GATEWAY_CONNECTIONS,
+      'maxConnections',
+      {
+        min: 0,
+        integer: true,
+      },
+    )
     this.#maxConnectAttempts = checkNumber(
       options.maxConnectAttempts,
       DEFAULT_MAX_CONNECT_ATTEMPTS,

@@ -11,11 +11,11 @@ export const channels = {
   dialConnected: channel('wanfed:dial:connected'),
   /** `{ gateway, sni, alpn, error }` when a dial failed. */
   dialError: channel('wanfed:dial:error'),
-  /** `{ remoteAddress, alpn, sni }` when the ALPN server accepted a TLS connection. */
+  /** `{ remote, alpn, servername }` when the ALPN server accepted a TLS connection. */
   serverAccepted: channel('wanfed:server:accepted'),
-  /** `{ remoteAddress, reason, error? }` when the ALPN server rejected a connection. */
+  /** `{ remote, reason, error? }` when the ALPN server rejected a connection. */
   serverRejected: channel('wanfed:server:rejected'),
-  /** `{ typeByte, remoteAddress }` when a legacy type-byte connection was dispatched. */
+  /** `{ typeByte, remote }` when a legacy type-byte connection was dispatched. */
   serverLegacy: channel('wanfed:server:legacy'),
   /** `{ remote, reason, sni?, error? }` when a mesh gateway closed a connection without a route. */
   gatewayRejected: channel('wanfed:gateway:rejected'),

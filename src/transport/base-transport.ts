@@ -8,6 +8,7 @@ import {
   NotListeningError,
   PacketTooLargeError,
 } from '../errors.ts'
+import { abortReason } from '../internal/abort.ts'
 import { type Clock, systemClock } from '../internal/clock.ts'
 import { debug } from '../internal/debug.ts'
 import { BoundedIterator, DEFAULT_HIGH_WATER_MARK } from './bounded-iterator.ts'
@@ -88,8 +89,7 @@ export abstract class BaseTransport extends EventEmitter<TransportEvents> implem
     if (this.#listening !== undefined) return this.#listening
     if (this.#status !== 'idle')
       return Promise.reject(new ClosedError(`${this.constructor.name} is closed`))
-    if (options.signal?.aborted)
-      return Promise.reject(new ClosedError('listen aborted before it started'))
+    if (options.signal?.aborted) return Promise.reject(abortReason(options.signal, 'listen'))
     this.#listening = this.bind(options.signal).then(
       () => {
         // close() may have run while binding; then status is already past 'listening'.

@@ -11,7 +11,8 @@ export const DEFAULT_HIGH_WATER_MARK = 1024
 export class BoundedIterator<T> implements TransportIterator<T> {
   readonly #queue: T[] = []
   #head = 0
-  #waiter: ((result: IteratorResult<T>) => void) | undefined
+  /** Callers of next() waiting for an item, oldest first (overlapping next() calls are allowed). */
+  readonly #waiters: ((result: IteratorResult<T>) => void)[] = []
   #ended = false
   #unsubscribed = false
   #dropped = 0
@@ -36,9 +37,8 @@ export class BoundedIterator<T> implements TransportIterator<T> {
   /** Offers an item; false when it was refused (iterator ended or queue full). */
   push(item: T): boolean {
     if (this.#ended) return false
-    const waiter = this.#waiter
+    const waiter = this.#waiters.shift()
     if (waiter !== undefined) {
-      this.#waiter = undefined
       waiter({ value: item, done: false })
       return true
     }
@@ -53,9 +53,7 @@ export class BoundedIterator<T> implements TransportIterator<T> {
   /** No more items will come; queued ones are still handed out. */
   end(): void {
     this.#ended = true
-    const waiter = this.#waiter
-    this.#waiter = undefined
-    waiter?.({ value: undefined, done: true })
+    for (const waiter of this.#waiters.splice(0)) waiter({ value: undefined, done: true })
     this.#stopListening()
   }
 
@@ -73,7 +71,7 @@ export class BoundedIterator<T> implements TransportIterator<T> {
     }
     if (this.#ended) return Promise.resolve({ value: undefined, done: true })
     return new Promise((resolve) => {
-      this.#waiter = resolve
+      this.#waiters.push(resolve)
     })
   }
 

@@ -22,6 +22,11 @@ export interface PacketPoolOptions {
   writeHighWaterMark?: number
   /** Packets allowed to wait for a connection being dialled, per node; more are dropped. Default 256. */
   maxPendingPerNode?: number
+  /**
+   * A connection that stays congested (its peer stopped reading) this long without draining is
+   * closed, so a stuck peer cannot hold a pool slot for ever. Default 10,000 ms.
+   */
+  congestionTimeoutMs?: number
 }
 
 /** A pooled connection: the socket and the gateway it was dialled through. */
@@ -44,6 +49,10 @@ export interface PacketPoolStats {
   dropped: number
   /** Connections closed by the idle reaper. */
   reaped: number
+  /** Connections closed because they stayed congested past `congestionTimeoutMs`. */
+  stalled: number
+  /** Connections the peer closed within a second of the handshake (a certificate it refuses, say). */
+  closedEarly: number
 }
 
 export type SendOutcome = 'sent' | 'dropped'
@@ -53,8 +62,28 @@ export type PoolDialer = (key: string) => Promise<PooledConnection>
 
 interface Conn extends PooledConnection {
   lastUsed: number
+  openedAt: number
   failed: boolean
+  /** When the connection was first found congested since it last drained. */
+  congestedSince: number | undefined
 }
+
+/** Hooks the pool's owner gets. */
+export interface PoolEvents {
+  /** A connection failed (write error, reset). */
+  onConnectionError(conn: PooledConnection, key: string, err: Error): void
+  /**
+   * The peer closed several connections in a row right after their handshakes: with TLS 1.3 the
+   * dialler finishes before the server has checked its certificate, so this is how a server that
+   * refuses us shows.
+   */
+  onRejectedAfterHandshake(key: string, gateway: string, times: number): void
+}
+
+/** A connection closed by its peer sooner than this after opening counts as an early close. */
+const EARLY_CLOSE_MS = 1_000
+/** Early closes in a row before the owner hears of it. */
+const EARLY_CLOSES_REPORTED = 3
 
 interface Slot {
   /** Most recently used last. */
@@ -74,7 +103,8 @@ interface Slot {
 export class PacketPool {
   readonly #slots = new Map<string, Slot>()
   readonly #dial: PoolDialer
-  readonly #onWriteError: (conn: PooledConnection, key: string, err: Error) => void
+  readonly #events: PoolEvents
+  readonly #congestionTimeoutMs: number
   readonly #clock: Clock
   readonly #maxConns: number
   readonly #idleTimeoutMs: number
@@ -85,17 +115,27 @@ export class PacketPool {
   #reaper: TimerHandle | undefined
   /** Reaped connections still finishing their close handshake. */
   readonly #ending = new Set<TLSSocket>()
+  /** Early closes in a row, by node; outlives the node's slot, which goes when it has no connection. */
+  readonly #earlyCloses = new Map<string, number>()
   #closed = false
-  readonly #counters = { dials: 0, dialFailures: 0, writeFailures: 0, dropped: 0, reaped: 0 }
+  readonly #counters = {
+    dials: 0,
+    dialFailures: 0,
+    writeFailures: 0,
+    dropped: 0,
+    reaped: 0,
+    stalled: 0,
+    closedEarly: 0,
+  }
 
   constructor(
     dial: PoolDialer,
-    onWriteError: (conn: PooledConnection, key: string, err: Error) => void,
+    events: PoolEvents,
     options: PacketPoolOptions = {},
     clock: Clock = systemClock,
   ) {
     this.#dial = dial
-    this.#onWriteError = onWriteError
+    this.#events = events
     this.#clock = clock
     this.#maxConns = int(options.maxConnsPerNode, 2, 1, 'pool.maxConnsPerNode')
     this.#idleTimeoutMs = int(
@@ -106,6 +146,12 @@ export class PacketPool {
     )
     this.#hwm = int(options.writeHighWaterMark, 1024 * 1024, 1, 'pool.writeHighWaterMark')
     this.#maxPending = int(options.maxPendingPerNode, 256, 0, 'pool.maxPendingPerNode')
+    this.#congestionTimeoutMs = int(
+      options.congestionTimeoutMs,
+      10_000,
+      1,
+      'pool.congestionTimeoutMs',
+    )
     this.#reapMs = int(
       options.reapIntervalMs,
       DEFAULT_POOL_REAP_INTERVAL_MS,
@@ -131,6 +177,9 @@ export class PacketPool {
     if (ready !== undefined) return this.#write(ready, key, frame)
     if (slot.dialing === undefined && slot.conns.length < this.#maxConns) {
       slot.dialing = this.#dialInto(key, slot)
+      // The packet that started the dial may be dropped below without waiting for it; a failed
+      // dial must not then surface as an unhandled rejection.
+      slot.dialing.catch(noop)
     }
     if (slot.dialing === undefined || slot.waiting >= this.#maxPending) return this.#drop(key)
     return this.#sendAfterDial(slot, key, frame)
@@ -212,7 +261,9 @@ export class PacketPool {
   #pick(slot: Slot): Conn | undefined {
     for (let i = slot.conns.length - 1; i >= 0; i--) {
       const c = slot.conns[i] as Conn
-      if (!c.socket.destroyed && c.socket.writableLength < this.#hwm) return c
+      if (c.socket.destroyed) continue
+      if (c.socket.writableLength < this.#hwm) return c
+      c.congestedSince ??= this.#clock.now()
     }
     return undefined
   }
@@ -242,7 +293,14 @@ export class PacketPool {
     this.#counters.dials++
     try {
       const pooled = await this.#dial(key)
-      const conn: Conn = { ...pooled, lastUsed: this.#clock.now(), failed: false }
+      const now = this.#clock.now()
+      const conn: Conn = {
+        ...pooled,
+        lastUsed: now,
+        openedAt: now,
+        failed: false,
+        congestedSince: undefined,
+      }
       if (this.#closed) {
         conn.socket.destroy()
         throw new ClosedError('packet pool is closed')
@@ -255,7 +313,10 @@ export class PacketPool {
       socket.on('error', (err) => this.#failed(conn, key, err))
       // The far side closing (its idle timeout, a restart) ends our readable; the connection is done.
       socket.once('end', () => socket.destroy())
-      socket.once('close', () => this.#remove(conn, key))
+      socket.on('drain', () => {
+        conn.congestedSince = undefined
+      })
+      socket.once('close', () => this.#onClose(conn, key))
       slot.conns.push(conn)
       if (!this.#slots.has(key)) this.#slots.set(key, slot)
       this.#reaper ??= this.#clock.setInterval(() => this.#reap(), this.#reapMs)
@@ -277,7 +338,23 @@ export class PacketPool {
     debug('packet connection to %s via %s failed: %s', key, conn.gateway, err.message)
     this.#remove(conn, key)
     conn.socket.destroy()
-    this.#onWriteError(conn, key, err)
+    this.#events.onConnectionError(conn, key, err)
+  }
+
+  #onClose(conn: Conn, key: string): void {
+    this.#remove(conn, key)
+    if (this.#closed || conn.failed) return
+    if (this.#clock.now() - conn.openedAt < EARLY_CLOSE_MS) {
+      this.#counters.closedEarly++
+      const times = (this.#earlyCloses.get(key) ?? 0) + 1
+      // Bounded: only nodes that keep refusing are remembered, and a flood of them is forgotten.
+      if (this.#earlyCloses.size >= 10_000) this.#earlyCloses.clear()
+      this.#earlyCloses.set(key, times)
+      if (times % EARLY_CLOSES_REPORTED === 0)
+        this.#events.onRejectedAfterHandshake(key, conn.gateway, times)
+    } else {
+      this.#earlyCloses.delete(key)
+    }
   }
 
   #remove(conn: Conn, key: string): void {
@@ -303,6 +380,14 @@ export class PacketPool {
     const now = this.#clock.now()
     for (const [key, slot] of this.#slots) {
       for (const c of [...slot.conns]) {
+        if (c.congestedSince !== undefined && now - c.congestedSince >= this.#congestionTimeoutMs) {
+          // Its peer stopped reading: free the slot for a fresh connection.
+          this.#counters.stalled++
+          debug('packet connection to %s via %s stalled: closing', key, c.gateway)
+          this.#remove(c, key)
+          c.socket.destroy()
+          continue
+        }
         if (now - c.lastUsed >= this.#idleTimeoutMs && c.socket.writableLength === 0) {
           this.#counters.reaped++
           this.#remove(c, key)
@@ -325,3 +410,5 @@ function int(value: number | undefined, fallback: number, min: number, name: str
   }
   return value
 }
+
+function noop() {}

@@ -5,7 +5,10 @@ import type { Clock, TimerHandle } from '../internal/clock.ts'
 
 /** Consul's `GossipPacketMaxIdleTime`: the wait allowed for the next frame's length prefix. */
 export const DEFAULT_FRAME_IDLE_TIMEOUT_MS = 120_000
-/** Consul has no limit on a frame's body once its prefix arrived; a stalled body must not pin a connection. */
+/**
+ * Consul has no limit on a frame's body once its prefix arrived; a body that stops arriving for
+ * this long must not pin a connection.
+ */
 export const DEFAULT_FRAME_BODY_TIMEOUT_MS = 10_000
 
 export interface PacketReceiverOptions {
@@ -54,7 +57,10 @@ export function receivePackets(socket: Duplex, options: PacketReceiverOptions): 
     }
     if (finished) return
     const nowInFrame = decoder.inFrame
-    if (completed !== before || nowInFrame !== inFrame) {
+    // Inside a frame, any bytes are progress: only a body that stops moving for bodyTimeoutMs is
+    // stalled (a 4 MiB frame on a slow link must not be). Between frames the idle clock restarts
+    // when a frame completes.
+    if (nowInFrame || completed !== before || nowInFrame !== inFrame) {
       inFrame = nowInFrame
       deadline = clock.now() + (inFrame ? bodyTimeoutMs : idleTimeoutMs)
       if (deadline < due) arm(deadline - clock.now())

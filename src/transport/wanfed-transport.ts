@@ -1,13 +1,20 @@
 import type { Duplex } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
-import { dialViaGateway } from '../alpn/dial.ts'
+import { dialViaGateway, isGatewayUnreachable } from '../alpn/dial.ts'
 import { encodeFrame, MAX_PACKET_SIZE } from '../alpn/frame.ts'
 import { ALPN_WAN_GOSSIP_PACKET, ALPN_WAN_GOSSIP_STREAM } from '../alpn/protocols.ts'
 import type { AlpnConnectionInfo, AlpnServer } from '../alpn/server.ts'
 import { TlsSessionCache } from '../alpn/session-cache.ts'
 import { DEFAULT_DOMAIN, serverSni } from '../alpn/sni.ts'
 import type { TlsCredentials } from '../alpn/tls-options.ts'
-import { InvalidArgumentError, NoGatewayError, TimeoutError, type WanfedError } from '../errors.ts'
+import {
+  InvalidArgumentError,
+  InvalidNodeNameError,
+  NoGatewayError,
+  TimeoutError,
+  TlsError,
+  type WanfedError,
+} from '../errors.ts'
 import { abortReason } from '../internal/abort.ts'
 import { debug } from '../internal/debug.ts'
 import type { GatewayLocator } from '../locator/types.ts'
@@ -56,7 +63,7 @@ export interface WanfedTransportOptions extends BaseTransportOptions {
   maxPacketSize?: number
   /** Inbound packet connections: the wait allowed for the next frame. Default 120,000 ms (Consul's). */
   frameIdleTimeoutMs?: number
-  /** Inbound packet connections: the time a begun frame has to arrive whole. Default 10,000 ms. */
+  /** Inbound packet connections: a begun frame whose bytes stop arriving for this long is dropped. Default 10,000 ms. */
   frameBodyTimeoutMs?: number
   /** TLS session cache for stream dials, or `false` to turn resumption off. Default: 256 entries. */
   sessionCache?: TlsSessionCache | false
@@ -167,7 +174,19 @@ export class WanfedTransport extends BaseTransport {
     }
     this.#pool = new PacketPool(
       (key) => this.#dialPacketConn(key),
-      (conn, _key, err) => this.#reportGateway(conn.gateway, _key, err),
+      {
+        // A pooled connection failing (a far server restarting, say) says nothing about the
+        // gateway: the next dial will find out.
+        onConnectionError: (conn, key, err) =>
+          debug('packet connection to %s via %s failed: %s', key, conn.gateway, err.message),
+        onRejectedAfterHandshake: (key, gateway, times) =>
+          this.reportError(
+            new TlsError(
+              `${key} (via ${gateway}) closed ${times} packet connections in a row right after the ` +
+                'TLS handshake: it probably refuses this node’s client certificate',
+            ),
+          ),
+      },
       options.pool,
       this.clock,
     )
@@ -192,11 +211,20 @@ export class WanfedTransport extends BaseTransport {
    * `close()` removes the handlers and closes the connections they accepted.
    */
   attach(server: AlpnServer): this {
+    if (server.handles(ALPN_WAN_GOSSIP_PACKET) || server.handles(ALPN_WAN_GOSSIP_STREAM)) {
+      throw new InvalidArgumentError(
+        'this AlpnServer already carries WAN gossip for another transport; close that one first',
+      )
+    }
     this.#servers.add(server)
-    server.handle(ALPN_WAN_GOSSIP_PACKET, (socket, info) => this.#onPacketConn(socket, info))
-    server.handle(ALPN_WAN_GOSSIP_STREAM, (socket) => this.#onStreamConn(socket))
+    server.handle(ALPN_WAN_GOSSIP_PACKET, this.#packetHandler)
+    server.handle(ALPN_WAN_GOSSIP_STREAM, this.#streamHandler)
     return this
   }
+
+  readonly #packetHandler = (socket: TLSSocket, info: AlpnConnectionInfo) =>
+    this.#onPacketConn(socket, info)
+  readonly #streamHandler = (socket: TLSSocket) => this.#onStreamConn(socket)
 
   finalAdvertiseAddr(ip?: string, port?: number): { ip: string; port: number } {
     return this.#inner.finalAdvertiseAddr(ip, port)
@@ -256,41 +284,36 @@ export class WanfedTransport extends BaseTransport {
       throw new InvalidArgumentError(`timeoutMs must be positive, got ${timeoutMs}`)
     const what = `dial ${name}`
     if (options.signal?.aborted) throw abortReason(options.signal, what)
-    const gateway = this.#pick(datacenter, name)
-    const deadline = new AbortController()
+    // Our own deadline, the caller's signal and the transport's lifetime, joined by hand:
+    // AbortSignal.any on Node 20 keeps a reference per call in the long-lived lifetime signal.
+    const cancel = new AbortController()
     const timer = this.clock.setTimeout(
-      () => deadline.abort(new TimeoutError(`${what}: timed out after ${timeoutMs} ms`)),
+      () => cancel.abort(new TimeoutError(`${what}: timed out after ${timeoutMs} ms`)),
       timeoutMs,
     )
-    const signals = [deadline.signal, this.lifetime.signal]
-    if (options.signal !== undefined) signals.push(options.signal)
+    const onCaller = () => cancel.abort(abortReason(options.signal as AbortSignal, what))
+    const onLifetime = () => cancel.abort(this.lifetime.signal.reason)
+    options.signal?.addEventListener('abort', onCaller, { once: true })
+    this.lifetime.signal.addEventListener('abort', onLifetime, { once: true })
     try {
-      const socket = await dialViaGateway({
-        gateway,
-        datacenter,
+      const { socket } = await this.#dialCrossDc(
+        name,
         node,
-        domain: this.#domain,
-        alpn: ALPN_WAN_GOSSIP_STREAM,
-        tls: this.#tls,
-        signal: AbortSignal.any(signals),
-        clock: this.clock,
-        ...this.#timeouts(),
-        ...(this.#sessionCache === undefined ? {} : { sessionCache: this.#sessionCache }),
-      })
-      this.#locator.reportSuccess?.(datacenter, gateway)
+        datacenter,
+        ALPN_WAN_GOSSIP_STREAM,
+        cancel.signal,
+      )
       this.counters.streams.dialed++
       this.trackStream(socket)
       return socket
     } catch (err) {
       this.counters.streams.dialErrors++
       // Report the real cause: our own deadline, the transport closing, or the caller's signal.
-      if (this.lifetime.signal.aborted) throw this.lifetime.signal.reason
-      if (deadline.signal.aborted) throw deadline.signal.reason
-      if (!(options.signal?.aborted ?? false))
-        this.#locator.reportFailure?.(datacenter, gateway, err as Error)
-      throw err
+      throw cancel.signal.aborted ? cancel.signal.reason : err
     } finally {
       this.clock.clearTimeout(timer)
+      options.signal?.removeEventListener('abort', onCaller)
+      this.lifetime.signal.removeEventListener('abort', onLifetime)
     }
   }
 
@@ -310,8 +333,8 @@ export class WanfedTransport extends BaseTransport {
 
   protected async release(abrupt: boolean, err?: Error): Promise<void> {
     for (const server of this.#servers) {
-      server.unhandle(ALPN_WAN_GOSSIP_PACKET)
-      server.unhandle(ALPN_WAN_GOSSIP_STREAM)
+      server.unhandle(ALPN_WAN_GOSSIP_PACKET, this.#packetHandler)
+      server.unhandle(ALPN_WAN_GOSSIP_STREAM, this.#streamHandler)
     }
     for (const s of this.#inboundPackets) s.destroy()
     this.destroyStreams()
@@ -325,14 +348,6 @@ export class WanfedTransport extends BaseTransport {
     else await this.#inner.close()
   }
 
-  #pick(datacenter: string, name: string): string {
-    const gateway = this.#locator.pickGateway(datacenter)
-    if (gateway === undefined || gateway === '') {
-      throw new NoGatewayError(`no gateway reachable for ${datacenter} (sending to ${name})`)
-    }
-    return gateway
-  }
-
   #timeouts(): { connectTimeoutMs?: number; handshakeTimeoutMs?: number } {
     return {
       ...(this.#connectTimeoutMs === undefined ? {} : { connectTimeoutMs: this.#connectTimeoutMs }),
@@ -342,33 +357,86 @@ export class WanfedTransport extends BaseTransport {
     }
   }
 
-  async #dialPacketConn(name: string): Promise<PooledConnection> {
-    const { node, datacenter } = splitNodeName(name, this.#rule)
-    const gateway = this.#pick(datacenter, name)
+  /**
+   * Dials `<node>.server.<dc>.<domain>` through a gateway the locator picks. The locator hears of
+   * the outcome only when it is the gateway's: a failure to reach it (TCP refused, reset or timed
+   * out before connecting) or success. A dead far node, a TLS or ALPN refusal, a local error or
+   * our own cancellation say nothing about the gateway.
+   */
+  async #dialCrossDc(
+    name: string,
+    node: string,
+    datacenter: string,
+    alpn: string,
+    signal: AbortSignal,
+  ): Promise<PooledConnection> {
+    if (node === '') {
+      // Consul refuses it too; an empty node must not silently become "any server".
+      throw new InvalidNodeNameError(`cannot dial ${JSON.stringify(name)} without a target node`)
+    }
+    // Checked before a gateway is picked, so a name SNI cannot carry fails here, locally.
+    const servername = serverSni(datacenter, node, this.#domain)
+    let gateway: string | undefined
     try {
-      const socket: TLSSocket = await dialViaGateway({
+      gateway = this.#locator.pickGateway(datacenter)
+    } catch (err) {
+      throw new NoGatewayError(`locator failed to pick a gateway for ${datacenter}`, { cause: err })
+    }
+    if (gateway === undefined || gateway === '') {
+      throw new NoGatewayError(`no gateway reachable for ${datacenter} (sending to ${name})`)
+    }
+    let socket: TLSSocket
+    try {
+      socket = await dialViaGateway({
         gateway,
         datacenter,
-        node,
-        domain: this.#domain,
-        alpn: ALPN_WAN_GOSSIP_PACKET,
+        servername,
+        alpn,
         tls: this.#tls,
-        signal: this.lifetime.signal,
+        signal,
         clock: this.clock,
         ...this.#timeouts(),
+        ...(alpn === ALPN_WAN_GOSSIP_STREAM && this.#sessionCache !== undefined
+          ? { sessionCache: this.#sessionCache }
+          : {}),
       })
-      this.#locator.reportSuccess?.(datacenter, gateway)
-      return { socket, gateway }
     } catch (err) {
-      if (this.lifetime.signal.aborted) throw this.lifetime.signal.reason
-      this.#locator.reportFailure?.(datacenter, gateway, err as Error)
+      if (isGatewayUnreachable(err))
+        this.#tellLocator('reportFailure', datacenter, gateway, err as Error)
       throw err
+    }
+    this.#tellLocator('reportSuccess', datacenter, gateway)
+    return { socket, gateway }
+  }
+
+  /** Calls the locator's optional report hooks; a hook that throws is reported, never propagated. */
+  #tellLocator(
+    hook: 'reportFailure' | 'reportSuccess',
+    datacenter: string,
+    gateway: string,
+    err?: Error,
+  ): void {
+    try {
+      if (hook === 'reportFailure') this.#locator.reportFailure?.(datacenter, gateway, err as Error)
+      else this.#locator.reportSuccess?.(datacenter, gateway)
+    } catch (thrown) {
+      this.reportError(new InvalidArgumentError(`GatewayLocator.${hook} threw`, { cause: thrown }))
     }
   }
 
-  #reportGateway(gateway: string, name: string, err: Error): void {
-    const { datacenter } = splitNodeName(name, this.#rule)
-    this.#locator.reportFailure?.(datacenter, gateway, err)
+  async #dialPacketConn(name: string): Promise<PooledConnection> {
+    const { node, datacenter } = splitNodeName(name, this.#rule)
+    try {
+      return await this.#dialCrossDc(
+        name,
+        node,
+        datacenter,
+        ALPN_WAN_GOSSIP_PACKET,
+        this.lifetime.signal,
+      )
+    } catch (err) {
+      throw this.lifetime.signal.aborted ? this.lifetime.signal.reason : err
+    }
   }
 
   #onPacketConn(socket: TLSSocket, info: AlpnConnectionInfo): void {

@@ -245,6 +245,21 @@ describe('AlpnServer: limits and timeouts', () => {
   })
 })
 
+describe('AlpnServer: gateways exempt from the per-IP limit', () => {
+  it('lets listed addresses (the local gateways) past maxConnsPerClient', async () => {
+    await start({ maxConnsPerClient: 1, unlimitedAddresses: ['127.0.0.1'] })
+    const a = rawClient()
+    const b = rawClient()
+    await Promise.all([once(a, 'connect'), once(b, 'connect')])
+    const c = tlsClient({ alpn: [ALPN_WAN_GOSSIP_STREAM] })
+    await once(c, 'secureConnect')
+    expect(server.stats().rejected['conn-limit']).toBe(0)
+    expect(
+      () => new AlpnServer({ tls: { ca: caPem(), ...bob() }, unlimitedAddresses: ['gw'] }),
+    ).toThrow(/not an IP/)
+  })
+})
+
 describe('AlpnServer: lifecycle', () => {
   it('close() stops accepting and lets open connections finish within the grace period', async () => {
     await start({ closeGraceMs: 2_000 })

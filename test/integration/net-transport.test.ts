@@ -212,7 +212,7 @@ describe('NetTransport: construction and binding', () => {
 
   it('rejects listen with a pre-aborted signal and opens nothing', async () => {
     const t = transport()
-    await expect(t.listen({ signal: AbortSignal.abort() })).rejects.toBeInstanceOf(ClosedError)
+    await expect(t.listen({ signal: AbortSignal.abort() })).rejects.toBeInstanceOf(AbortError)
     expect(t.status).toBe('idle')
   })
 
