@@ -1,17 +1,16 @@
 /**
  * Shared pieces of the network benchmarks: certificates made in memory, percentiles, a free port,
- * and HAProxy started on loopback the way test/helpers/proxies.ts starts it.
+ * and HAProxy started on loopback by the tests' own helper (test/helpers/proxies.ts).
  */
 
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { once } from 'node:events'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, createServer } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { execFileSync } from 'node:child_process'
 import type { TlsCredentials } from '../../src/alpn/tls-options.ts'
 import { createCertificateAuthority, createServerCertificate } from '../../src/certs/index.ts'
+import {
+  hasHaproxy,
+  type RunningProxy,
+  startHaproxy as startProxy,
+} from '../../test/helpers/proxies.ts'
 
 export const MiB = 1024 * 1024
 
@@ -53,85 +52,19 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
-/** A port on 127.0.0.1 that was free a moment ago (HAProxy cannot bind port 0 and report it). */
-export async function freePort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
-
-function has(cmd: string, args: string[]): boolean {
-  try {
-    execFileSync(cmd, args, { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
-
-/** `haproxy -v` works on this machine. */
 export function haproxyVersion(): string | undefined {
-  if (!has('haproxy', ['-v'])) return undefined
+  if (!hasHaproxy) return undefined
   const out = execFileSync('haproxy', ['-v'], { encoding: 'utf8' })
   return /version (\S+)/.exec(out)?.[1] ?? 'unknown'
 }
 
-export interface RunningHaproxy {
-  address: string
-  stop(): Promise<void>
-}
-
-async function waitForPort(port: number, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + 5_000
-  for (;;) {
-    if (child.exitCode !== null)
-      throw new Error(`haproxy exited with ${child.exitCode}: ${output()}`)
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect({ host: '127.0.0.1', port }, () => {
-        s.destroy()
-        resolve(true)
-      })
-      s.on('error', () => resolve(false))
-    })
-    if (ok) return
-    if (Date.now() > deadline) throw new Error(`haproxy did not listen on ${port}: ${output()}`)
-    await sleep(25)
-  }
-}
+// Starting a real HAProxy on loopback is the tests' job too: one helper serves both.
+export type { RunningProxy as RunningHaproxy } from '../../test/helpers/proxies.ts'
+export { freePort } from '../../test/helpers/proxies.ts'
 
 /** Runs `haproxy -db -f <config>` in the foreground on 127.0.0.1:`port`. */
-export async function startHaproxy(config: string, port: number): Promise<RunningHaproxy> {
-  const dir = mkdtempSync(join(tmpdir(), 'wanfed-bench-haproxy-'))
-  const file = join(dir, 'gateway.conf')
-  writeFileSync(file, config)
-  const child = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString()
-  })
-  child.stderr?.on('data', (d: Buffer) => {
-    out += d.toString()
-  })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
-    const grace = new AbortController()
-    await Promise.race([exited, sleep(3_000, undefined, { signal: grace.signal }).catch(() => {})])
-    grace.abort()
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    await exited
-    rmSync(dir, { recursive: true, force: true })
-  }
-  try {
-    await waitForPort(port, child, () => out)
-  } catch (err) {
-    await stop()
-    throw err
-  }
-  return { address: `127.0.0.1:${port}`, stop }
+export function startHaproxy(config: string, port: number): Promise<RunningProxy> {
+  return startProxy(() => config, port)
 }
 
 /** `host:port` -> parts (IPv4 loopback only here). */
