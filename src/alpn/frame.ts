@@ -27,6 +27,9 @@ export const MAX_PACKET_SIZE = 4194304
 /** Size of the length prefix, in bytes. */
 export const FRAME_HEADER_SIZE = 4
 
+/** First allocation for a payload that spans chunks: gossip packets fit whole. */
+const INITIAL_BODY_CAPACITY = 64 * 1024
+
 /** Called by {@link FrameDecoder.write} once per complete frame, in order. */
 export type FrameHandler = (payload: Buffer) => void
 
@@ -131,8 +134,13 @@ export class FrameDecoder {
    */
   readonly #header = Buffer.alloc(FRAME_HEADER_SIZE)
   #headerFilled = 0
-  /** The payload being assembled across chunks; allocated at its full length. */
+  /**
+   * The payload being assembled across chunks. It grows (doubling, up to the frame's length) as
+   * bytes arrive rather than being allocated at the announced length: a peer that announces 4 MiB
+   * and sends 5 bytes must not cost 4 MiB.
+   */
   #body: Buffer | undefined
+  #bodyLength = 0
   #bodyFilled = 0
 
   constructor(options: FrameDecoderOptions = {}) {
@@ -166,7 +174,7 @@ export class FrameDecoder {
 
   /** Payload length of the frame being assembled, once its prefix is complete; else undefined. */
   get expectedLength(): number | undefined {
-    if (this.#body !== undefined) return this.#body.length
+    if (this.#body !== undefined) return this.#bodyLength
     return this.#headerFilled === FRAME_HEADER_SIZE ? this.#header.readUInt32BE(0) : undefined
   }
 
@@ -227,7 +235,7 @@ export class FrameDecoder {
     let err: FrameTruncatedError | undefined
     if (this.#body !== undefined) {
       err = new FrameTruncatedError(
-        `input ended inside a frame: received ${this.#bodyFilled} of ${this.#body.length} payload bytes`,
+        `input ended inside a frame: received ${this.#bodyFilled} of ${this.#bodyLength} payload bytes`,
       )
     } else if (this.#headerFilled === FRAME_HEADER_SIZE) {
       err = new FrameTruncatedError(
@@ -310,10 +318,11 @@ export class FrameDecoder {
       this.#startBody(buf, off, length)
       return end
     }
-    const body = this.#body
-    const n = buf.copy(body, this.#bodyFilled, 0, Math.min(end, body.length - this.#bodyFilled))
+    const take = Math.min(end, this.#bodyLength - this.#bodyFilled)
+    const body = this.#reserve(this.#bodyFilled + take)
+    const n = buf.copy(body, this.#bodyFilled, 0, take)
     this.#bodyFilled += n
-    if (this.#bodyFilled === body.length) {
+    if (this.#bodyFilled === this.#bodyLength) {
       // Clear the state before the callback, so the decoder is consistent whatever it does.
       this.#body = undefined
       this.#bodyFilled = 0
@@ -322,14 +331,29 @@ export class FrameDecoder {
     return n
   }
 
-  /** Allocates the payload buffer once, at its final size, and copies in what arrived. */
+  /** Starts assembling a payload of `length` bytes with what arrived of it. */
   #startBody(buf: Buffer, start: number, length: number): void {
+    const have = buf.length - start
+    this.#bodyLength = length
+    // A gossip-sized frame gets its final size at once; a large one starts at what arrived.
+    const body = Buffer.allocUnsafeSlow(Math.min(length, Math.max(INITIAL_BODY_CAPACITY, have * 2)))
+    this.#bodyFilled = buf.copy(body, 0, start, buf.length)
+    this.#body = body
+  }
+
+  /** The body buffer, grown if it cannot hold `needed` bytes (doubling, capped at the length). */
+  #reserve(needed: number): Buffer {
+    const body = this.#body as Buffer
+    if (needed <= body.length) return body
     // Unsafe (uninitialised) is fine: the buffer is handed out only once every byte is written.
     // Slow (unpooled) so that a consumer keeping this frame pins exactly its bytes, not a shared
     // 8 KiB pool slab; frames that span chunks are rare enough that the pool would not pay off.
-    const body = Buffer.allocUnsafeSlow(length)
-    this.#bodyFilled = buf.copy(body, 0, start, buf.length)
-    this.#body = body
+    const grown = Buffer.allocUnsafeSlow(
+      Math.min(this.#bodyLength, Math.max(needed, body.length * 2)),
+    )
+    body.copy(grown, 0, 0, this.#bodyFilled)
+    this.#body = grown
+    return grown
   }
 
   #reject(length: number): never {

@@ -378,3 +378,34 @@ describe('FrameDecoder, prefix complete but payload not started', () => {
     expect(() => d.end()).toThrow(/0 of 9 payload bytes/)
   })
 })
+
+describe('FrameDecoder memory under a hostile length', () => {
+  it('does not allocate a frame’s announced size before its bytes arrive', () => {
+    const before = process.memoryUsage().arrayBuffers
+    const decoders: FrameDecoder[] = []
+    const header = Buffer.alloc(4)
+    header.writeUInt32BE(MAX_PACKET_SIZE)
+    for (let i = 0; i < 50; i++) {
+      const d = new FrameDecoder()
+      d.push(Buffer.concat([header, Buffer.alloc(10)]))
+      expect(d.inFrame).toBe(true)
+      decoders.push(d)
+    }
+    // 50 announced 4 MiB frames would be 200 MiB at the announced size; growth keeps it small.
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(50 * 256 * 1024)
+    expect(decoders[0]?.expectedLength).toBe(MAX_PACKET_SIZE)
+  })
+
+  it('still assembles a 4 MiB frame that arrives in small chunks', () => {
+    const payload = Buffer.alloc(MAX_PACKET_SIZE, 7)
+    payload[MAX_PACKET_SIZE - 1] = 9
+    const frame = encodeFrame(payload)
+    const d = new FrameDecoder()
+    const out: Buffer[] = []
+    for (let off = 0; off < frame.length; off += 50_000) {
+      out.push(...d.push(frame.subarray(off, Math.min(frame.length, off + 50_000))))
+    }
+    expect(out).toHaveLength(1)
+    expect(out[0]?.equals(payload)).toBe(true)
+  })
+})
