@@ -36,6 +36,11 @@ export class TlsSessionCache {
     this.#sessions.delete(servername)
   }
 
+  /** Forgets every session (after a certificate rotation, say). */
+  clear(): void {
+    this.#sessions.clear()
+  }
+
   get size(): number {
     return this.#sessions.size
   }

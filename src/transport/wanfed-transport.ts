@@ -69,6 +69,11 @@ export interface WanfedTransportOptions extends BaseTransportOptions {
   sessionCache?: TlsSessionCache | false
 }
 
+/**
+ * `packets.sent`, `sendDropped`, `sendErrors`, `streams.dialed` and `dialErrors` count cross-DC
+ * traffic only (same-DC sends are the wrapped transport's, in `inner`); `received`, `dropped`,
+ * `accepted` count everything delivered to this transport's consumers, from either path.
+ */
 export interface WanfedTransportStats extends TransportStats {
   /** Cross-DC packet connection pool. */
   pool: PacketPoolStats
@@ -105,7 +110,7 @@ export class WanfedTransport extends BaseTransport {
   readonly datacenter: string
   readonly #inner: Transport
   readonly #locator: GatewayLocator
-  readonly #tls: TlsCredentials
+  #tls: TlsCredentials
   readonly #domain: string
   readonly #rule: NodeNameRule
   readonly #pool: PacketPool
@@ -228,6 +233,18 @@ export class WanfedTransport extends BaseTransport {
 
   finalAdvertiseAddr(ip?: string, port?: number): { ip: string; port: number } {
     return this.#inner.finalAdvertiseAddr(ip, port)
+  }
+
+  /**
+   * Uses new credentials for every dial from now on (a certificate rotation). Open connections
+   * keep theirs until they close; resumable sessions made with the old ones are forgotten. The
+   * attached AlpnServer rotates separately (`AlpnServer.setTlsCredentials`).
+   */
+  setTlsCredentials(tls: TlsCredentials): void {
+    if (tls === undefined || tls === null)
+      throw new InvalidArgumentError('tls credentials are required')
+    this.#tls = tls
+    this.#sessionCache?.clear()
   }
 
   /**

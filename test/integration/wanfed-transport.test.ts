@@ -429,6 +429,29 @@ describe('WanfedTransport: lifecycle', () => {
     expect(bob.transport.stats().pool.open).toBe(0)
   })
 
+  it('dials with rotated credentials after setTlsCredentials()', async () => {
+    await start()
+    const to = { name: 'betty.dc2', addr: '' }
+    // Rotate to a certificate of an unrelated CA: betty refuses it (the dial or the connection fails).
+    bob.transport.setTlsCredentials({ ca: caPem(), ...tlsFixture('other-server') })
+    const refused = await bob.transport.dialAddressTimeout(to, 2_000).then(
+      async (s) => {
+        await ended(s)
+        return true
+      },
+      () => true,
+    )
+    expect(refused).toBe(true)
+    // And back: it works again.
+    bob.transport.setTlsCredentials({ ca: caPem(), ...tlsFixture('bob') })
+    const accepted = new Promise<Duplex>((resolve) => betty.transport.once('stream', resolve))
+    const stream = await bob.transport.dialAddressTimeout(to, 2_000)
+    stream.write('hi')
+    ;(await accepted).destroy()
+    stream.destroy()
+    expect(() => bob.transport.setTlsCredentials(undefined as never)).toThrow(/credentials/)
+  })
+
   it('validates its options', () => {
     const inner = network.createTransport()
     const tls = { ca: caPem(), ...tlsFixture('bob') }
