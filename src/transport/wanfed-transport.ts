@@ -19,6 +19,7 @@ import { abortReason } from '../internal/abort.ts'
 import { debug } from '../internal/debug.ts'
 import type { GatewayLocator } from '../locator/types.ts'
 import { BaseTransport, type BaseTransportOptions } from './base-transport.ts'
+import { checkTimeout } from './dial-tcp.ts'
 import { type NodeNameRule, splitNodeName } from './node-name.ts'
 import {
   PacketPool,
@@ -297,17 +298,19 @@ export class WanfedTransport extends BaseTransport {
     const { node, datacenter } = splitNodeName(name, this.#rule)
     if (datacenter === this.datacenter)
       return this.#inner.dialAddressTimeout(to, timeoutMs, options)
-    if (!(timeoutMs > 0))
-      throw new InvalidArgumentError(`timeoutMs must be positive, got ${timeoutMs}`)
     const what = `dial ${name}`
+    checkTimeout(timeoutMs, what)
     if (options.signal?.aborted) throw abortReason(options.signal, what)
     // Our own deadline, the caller's signal and the transport's lifetime, joined by hand:
     // AbortSignal.any on Node 20 keeps a reference per call in the long-lived lifetime signal.
     const cancel = new AbortController()
-    const timer = this.clock.setTimeout(
-      () => cancel.abort(new TimeoutError(`${what}: timed out after ${timeoutMs} ms`)),
-      timeoutMs,
-    )
+    // Infinity means no timeout, as for the other transports.
+    const timer = Number.isFinite(timeoutMs)
+      ? this.clock.setTimeout(
+          () => cancel.abort(new TimeoutError(`${what}: timed out after ${timeoutMs} ms`)),
+          timeoutMs,
+        )
+      : undefined
     const onCaller = () => cancel.abort(abortReason(options.signal as AbortSignal, what))
     const onLifetime = () => cancel.abort(this.lifetime.signal.reason)
     options.signal?.addEventListener('abort', onCaller, { once: true })
@@ -328,7 +331,7 @@ export class WanfedTransport extends BaseTransport {
       // Report the real cause: our own deadline, the transport closing, or the caller's signal.
       throw cancel.signal.aborted ? cancel.signal.reason : err
     } finally {
-      this.clock.clearTimeout(timer)
+      if (timer !== undefined) this.clock.clearTimeout(timer)
       options.signal?.removeEventListener('abort', onCaller)
       this.lifetime.signal.removeEventListener('abort', onLifetime)
     }
