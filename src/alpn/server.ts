@@ -7,13 +7,12 @@ import {
 } from 'node:net'
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls'
 import { EventEmitter } from 'eventemitter3'
-import { ClosedError, InvalidArgumentError } from '../errors.ts'
-import { abortReason } from '../internal/abort.ts'
+import { InvalidArgumentError } from '../errors.ts'
 import { formatHostPort } from '../internal/address.ts'
 import { type Clock, systemClock, type TimerHandle } from '../internal/clock.ts'
 import { debug } from '../internal/debug.ts'
 import { channels } from '../internal/diagnostics.ts'
-import { bindListener } from '../internal/listen.ts'
+import { ListenerLifecycle, type ListenOptions } from '../internal/listen.ts'
 import { isNativeTlsFirstByte, RPC_MAX_TYPE_VALUE } from './protocols.ts'
 import { secureContextOptions, type TlsCredentials } from './tls-options.ts'
 
@@ -133,6 +132,7 @@ interface PendingConn {
  */
 export class AlpnServer extends EventEmitter<AlpnServerEvents> {
   readonly #net: NetServer
+  readonly #life: ListenerLifecycle
   readonly #tls: TlsServer
   readonly #handlers = new Map<string, AlpnHandler>()
   readonly #legacy = new Map<number, LegacyHandler>()
@@ -146,9 +146,6 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
   readonly #closeGraceMs: number
   readonly #maxTypeValue: number
   readonly #serverNames: ((servername: string | undefined) => boolean) | undefined
-  #status: 'idle' | 'listening' | 'closing' | 'closed' = 'idle'
-  #signal: AbortSignal | undefined
-  readonly #onAbort = () => void this.close()
   #closing: Promise<void> | undefined
   #accepted = 0
   readonly #byAlpn: Record<string, number> = {}
@@ -230,12 +227,17 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
     this.#net = createNetServer({ noDelay: true, allowHalfOpen: true }, (socket) =>
       this.#onConnection(socket),
     )
-    this.#net.on('error', (err) => this.emit('error', err))
+    this.#life = new ListenerLifecycle(
+      this.#net,
+      'AlpnServer',
+      () => void this.close(),
+      (err) => this.emit('error', err),
+    )
   }
 
   /** `'idle'` before `listen()`, then `'listening'`, `'closing'` during `close()`, `'closed'`. */
   get status(): 'idle' | 'listening' | 'closing' | 'closed' {
-    return this.#status
+    return this.#life.status
   }
 
   /** Registers the handler for an ALPN protocol. Clients offering it are accepted from now on. */
@@ -280,50 +282,18 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
   }
 
   /** Starts listening. Resolves with the bound address (port 0 picks a free port). */
-  listen(
-    options: { host?: string; port?: number; signal?: AbortSignal } = {},
-  ): Promise<AddressInfo> {
-    if (this.#status !== 'idle') {
-      return Promise.reject(
-        this.#status === 'listening'
-          ? new InvalidArgumentError('AlpnServer is already listening')
-          : new ClosedError('AlpnServer is closed'),
-      )
-    }
-    if (options.signal?.aborted)
-      return Promise.reject(abortReason(options.signal, 'AlpnServer listen'))
-    this.#status = 'listening'
-    const bound = bindListener(
-      this.#net,
-      'AlpnServer',
-      options.host ?? '127.0.0.1',
-      options.port ?? 0,
-    )
-    return bound.then(
-      (address) => {
-        // The signal stops the server later, as it does a net.Server given one.
-        if (options.signal !== undefined) {
-          this.#signal = options.signal
-          options.signal.addEventListener('abort', this.#onAbort, { once: true })
-        }
-        return address
-      },
-      (err: unknown) => {
-        this.#status = 'closed'
-        throw err
-      },
-    )
+  listen(options: ListenOptions = {}): Promise<AddressInfo> {
+    return this.#life.listen(options)
   }
 
   /** The bound address, once listening. */
   address(): AddressInfo | undefined {
-    const a = this.#net.address()
-    return a !== null && typeof a === 'object' ? a : undefined
+    return this.#life.address()
   }
 
   stats(): AlpnServerStats {
     return {
-      status: this.#status,
+      status: this.#life.status,
       accepted: this.#accepted,
       open: this.#pending.size + this.#dispatched.size,
       pending: this.#pending.size,
@@ -353,9 +323,7 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
   }
 
   async #shutdown(abrupt: boolean): Promise<void> {
-    const wasListening = this.#status === 'listening'
-    this.#status = 'closing'
-    this.#signal?.removeEventListener('abort', this.#onAbort)
+    const wasListening = this.#life.beginClose()
     for (const socket of this.#pending.keys()) this.#drop(socket, 'closing')
     const closed = wasListening
       ? new Promise<void>((resolve) => this.#net.close(() => resolve()))
@@ -363,7 +331,7 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
     if (!abrupt && this.#dispatched.size > 0) await this.#settle(this.#closeGraceMs)
     for (const socket of this.#dispatched) socket.destroy()
     await closed
-    this.#status = 'closed'
+    this.#life.status = 'closed'
     this.emit('close')
   }
 
@@ -388,7 +356,7 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
 
   #onConnection(socket: Socket): void {
     const remote = formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0)
-    if (this.#status !== 'listening') {
+    if (this.#life.status !== 'listening') {
       this.#count('closing', remote)
       socket.destroy()
       return

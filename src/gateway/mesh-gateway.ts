@@ -6,13 +6,12 @@ import {
   type Socket,
 } from 'node:net'
 import { EventEmitter } from 'eventemitter3'
-import { ClosedError, ConnectTimeoutError, InvalidArgumentError, SocketError } from '../errors.ts'
-import { abortReason } from '../internal/abort.ts'
+import { ConnectTimeoutError, InvalidArgumentError, SocketError } from '../errors.ts'
 import { formatHostPort, parseHostPort } from '../internal/address.ts'
 import { type Clock, systemClock, type TimerHandle } from '../internal/clock.ts'
 import { debug } from '../internal/debug.ts'
 import { channels } from '../internal/diagnostics.ts'
-import { bindListener } from '../internal/listen.ts'
+import { ListenerLifecycle, type ListenOptions } from '../internal/listen.ts'
 import type { GatewayLocator } from '../locator/types.ts'
 import { parseClientHello } from './client-hello.ts'
 import {
@@ -215,6 +214,7 @@ function emptyTraffic(): GatewayTrafficStats {
  */
 export class MeshGateway extends EventEmitter<MeshGatewayEvents> {
   readonly #net: NetServer
+  readonly #life: ListenerLifecycle
   readonly #datacenter: string
   readonly #domain: string
   readonly #servers: ServerRegistry
@@ -228,10 +228,8 @@ export class MeshGateway extends EventEmitter<MeshGatewayEvents> {
   readonly #maxConnectAttempts: number
   readonly #closeGraceMs: number
   readonly #conns = new Set<Conn>()
-  #status: 'idle' | 'listening' | 'closing' | 'closed' = 'idle'
   #closing: Promise<void> | undefined
   #onSettled: (() => void) | undefined
-  #signal: AbortSignal | undefined
   #roundRobin = 0
   #accepted = 0
   #idleTimeouts = 0
@@ -314,12 +312,17 @@ export class MeshGateway extends EventEmitter<MeshGatewayEvents> {
     this.#net = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket) =>
       this.#onConnection(socket),
     )
-    this.#net.on('error', (err) => this.emit('error', err))
+    this.#life = new ListenerLifecycle(
+      this.#net,
+      'MeshGateway',
+      () => void this.close(),
+      (err) => this.emit('error', err),
+    )
   }
 
   /** `'idle'` before `listen()`, then `'listening'`, `'closing'` during `close()`, `'closed'`. */
   get status(): 'idle' | 'listening' | 'closing' | 'closed' {
-    return this.#status
+    return this.#life.status
   }
 
   /** The gateway's datacenter, lowercased. */
@@ -336,44 +339,13 @@ export class MeshGateway extends EventEmitter<MeshGatewayEvents> {
    * Starts listening. Resolves with the bound address (port 0 picks a free port). Aborting
    * `signal` later closes the gateway, as `close()` does.
    */
-  listen(
-    options: { host?: string; port?: number; signal?: AbortSignal } = {},
-  ): Promise<AddressInfo> {
-    if (this.#status !== 'idle') {
-      return Promise.reject(
-        this.#status === 'listening'
-          ? new InvalidArgumentError('MeshGateway is already listening')
-          : new ClosedError('MeshGateway is closed'),
-      )
-    }
-    const { signal } = options
-    if (signal?.aborted) return Promise.reject(abortReason(signal, 'MeshGateway listen'))
-    this.#status = 'listening'
-    const bound = bindListener(
-      this.#net,
-      'MeshGateway',
-      options.host ?? '127.0.0.1',
-      options.port ?? 0,
-    )
-    return bound.then(
-      (address) => {
-        if (signal !== undefined) {
-          this.#signal = signal
-          signal.addEventListener('abort', this.#onAbort, { once: true })
-        }
-        return address
-      },
-      (err: unknown) => {
-        this.#status = 'closed'
-        throw err
-      },
-    )
+  listen(options: ListenOptions = {}): Promise<AddressInfo> {
+    return this.#life.listen(options)
   }
 
   /** The bound address, once listening. */
   address(): AddressInfo | undefined {
-    const a = this.#net.address()
-    return a !== null && typeof a === 'object' ? a : undefined
+    return this.#life.address()
   }
 
   stats(): MeshGatewayStats {
@@ -395,7 +367,7 @@ export class MeshGateway extends EventEmitter<MeshGatewayEvents> {
       }
     }
     return {
-      status: this.#status,
+      status: this.#life.status,
       accepted: this.#accepted,
       open: this.#conns.size,
       pending,
@@ -426,15 +398,8 @@ export class MeshGateway extends EventEmitter<MeshGatewayEvents> {
     await this.close()
   }
 
-  #onAbort = (): void => {
-    void this.close()
-  }
-
   async #shutdown(abrupt: boolean): Promise<void> {
-    const wasListening = this.#status === 'listening'
-    this.#status = 'closing'
-    this.#signal?.removeEventListener('abort', this.#onAbort)
-    this.#signal = undefined
+    const wasListening = this.#life.beginClose()
     for (const c of [...this.#conns]) {
       if (c.phase === 'hello' || c.phase === 'connecting') this.#reject(c, 'closing')
     }
@@ -447,7 +412,7 @@ export class MeshGateway extends EventEmitter<MeshGatewayEvents> {
     // Destroyed sockets close within a tick or two; wait for both sides so stats end at zero.
     if (this.#conns.size > 0) await this.#settle(undefined)
     await closed
-    this.#status = 'closed'
+    this.#life.status = 'closed'
     this.emit('close')
   }
 
@@ -468,7 +433,7 @@ export class MeshGateway extends EventEmitter<MeshGatewayEvents> {
     const remote = formatHostPort(client.remoteAddress ?? '?', client.remotePort ?? 0)
     // Resets and the like are seen through 'close'; without a listener they would be thrown.
     client.on('error', (err) => debug('gateway client %s error: %s', remote, err.message))
-    if (this.#status !== 'listening') {
+    if (this.#life.status !== 'listening') {
       client.destroy()
       this.#count('closing', remote)
       return
