@@ -442,3 +442,22 @@ describe('CA loading and CertificateError', () => {
     expect(reflect.defineMetadata).toBeUndefined()
   })
 })
+
+describe('IP SANs', () => {
+  it('encode IPv6 addresses with an embedded IPv4 part exactly, and refuse zone ids', async () => {
+    const ca = await createCertificateAuthority()
+    const cases: [string, string][] = [
+      ['::ffff:10.1.2.3', 'IP Address:0:0:0:0:0:FFFF:A01:203'],
+      ['2001:db8::10.0.0.1', 'IP Address:2001:DB8:0:0:0:0:A00:1'],
+      ['::1.2.3.4', 'IP Address:0:0:0:0:0:0:102:304'],
+      ['2001:db8::1', 'IP Address:2001:DB8:0:0:0:0:0:1'],
+    ]
+    for (const [ip, san] of cases) {
+      const { cert } = await createServerCertificate(ca, { datacenter: 'dc1', additionalIps: [ip] })
+      expect(new X509Certificate(cert).subjectAltName, ip).toContain(san)
+    }
+    await expect(
+      createServerCertificate(ca, { datacenter: 'dc1', additionalIps: ['fe80::1%eth0'] }),
+    ).rejects.toThrow(/no zone id/)
+  })
+})
