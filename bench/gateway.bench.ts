@@ -17,7 +17,6 @@ import { secureContextOptions } from '../src/alpn/tls-options.ts'
 import { renderHaproxyConfig } from '../src/gateway/proxy-config.ts'
 import { routeTable } from '../src/gateway/routes.ts'
 import {
-  freePort,
   haproxyVersion,
   hostPort,
   MiB,
@@ -100,9 +99,10 @@ export async function run(): Promise<BenchReport> {
       servers: { bench: serverAddr },
     })
     if (haVersion !== undefined) {
-      const port = await freePort()
       const table = routeTable({ datacenter: 'dc2', servers: { bench: serverAddr } })
-      haproxy = await startHaproxy(renderHaproxyConfig(table, { bind: `127.0.0.1:${port}` }), port)
+      haproxy = await startHaproxy((port) =>
+        renderHaproxyConfig(table, { bind: `127.0.0.1:${port}` }),
+      )
     }
     const paths: Partial<Record<Path, string>> = { direct: serverAddr, mesh: meshAddr }
     if (haproxy !== undefined) paths.haproxy = haproxy.address

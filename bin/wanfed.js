@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// Launcher for the `wanfed` command. In a source checkout (tsx, a devDependency, is installed and
-// src/ is there) it runs src/ directly, so the command never lags behind the code; an installed
-// package has no tsx and runs its build in dist/.
+// Launcher for the `wanfed` command. In a source checkout (told by tsconfig.json, which the
+// package does not ship) it runs src/ through tsx, a devDependency, so the command never lags
+// behind the code; an installed package runs its build in dist/.
 import { existsSync } from 'node:fs'
 
 const src = new URL('../src/cli/main.ts', import.meta.url)
 const dist = new URL('../dist/cli/main.js', import.meta.url)
 let entry = dist
-if (existsSync(src)) {
+if (existsSync(src) && existsSync(new URL('../tsconfig.json', import.meta.url))) {
   try {
     const { register } = await import('tsx/esm/api')
     register()

@@ -62,9 +62,9 @@ export function haproxyVersion(): string | undefined {
 export type { RunningProxy as RunningHaproxy } from '../../test/helpers/proxies.ts'
 export { freePort } from '../../test/helpers/proxies.ts'
 
-/** Runs `haproxy -db -f <config>` in the foreground on 127.0.0.1:`port`. */
-export function startHaproxy(config: string, port: number): Promise<RunningProxy> {
-  return startProxy(() => config, port)
+/** Runs `haproxy -db -f <config>` in the foreground on a free 127.0.0.1 port. */
+export function startHaproxy(config: (port: number) => string): Promise<RunningProxy> {
+  return startProxy((port) => config(port))
 }
 
 /** `host:port` -> parts (IPv4 loopback only here). */

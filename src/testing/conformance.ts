@@ -120,8 +120,12 @@ export function transportConformance(harness: TransportHarness): void {
         const packet = await withTimeout(got, 5_000, 'packet not delivered')
         expect(Buffer.from(packet.buf).equals(payload)).toBe(true)
         expect(packet.from).toMatch(HOST_PORT)
+        const after = performance.now()
+        // Both on the monotonic clock (performance.now()), never Date.now().
         expect(sentAt).toBeGreaterThanOrEqual(before)
+        expect(sentAt).toBeLessThanOrEqual(after)
         expect(packet.timestamp).toBeGreaterThanOrEqual(before)
+        expect(packet.timestamp).toBeLessThanOrEqual(after)
         expect(pair.b.stats().packets.received).toBeGreaterThanOrEqual(1)
       })
 

@@ -78,6 +78,12 @@ async function run(
   }
   try {
     await waitForPort(port, child, () => out)
+    // The port was free a moment ago, but another test may have taken it since: then something
+    // else answered, and the proxy is about to exit on EADDRINUSE. Make sure it is still up.
+    await sleep(100)
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new PortTakenError(`${cmd} exited after start: ${out}`)
+    }
   } catch (err) {
     await stop()
     throw err
@@ -85,28 +91,39 @@ async function run(
   return { port, address: `127.0.0.1:${port}`, output: () => out, stop }
 }
 
-/** Starts HAProxy in the foreground with a config made for `port`. */
-export function startHaproxy(
-  config: (port: number, dir: string) => string,
-  port: number,
-): Promise<RunningProxy> {
-  return run(
-    'haproxy',
-    (dir) => ['-db', '-f', join(dir, 'gateway.conf')],
-    (dir) => config(port, dir),
-    port,
+class PortTakenError extends Error {}
+
+/** Runs `start` on a fresh free port, again on another if the first was taken meanwhile. */
+async function onFreePort(start: (port: number) => Promise<RunningProxy>): Promise<RunningProxy> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start(await freePort())
+    } catch (err) {
+      if (!(err instanceof PortTakenError) || attempt >= 3) throw err
+    }
+  }
+}
+
+/** Starts HAProxy in the foreground on a free 127.0.0.1 port, with a config made for that port. */
+export function startHaproxy(config: (port: number, dir: string) => string): Promise<RunningProxy> {
+  return onFreePort((port) =>
+    run(
+      'haproxy',
+      (dir) => ['-db', '-f', join(dir, 'gateway.conf')],
+      (dir) => config(port, dir),
+      port,
+    ),
   )
 }
 
-/** Starts nginx in the foreground with a config made for `port`. */
-export function startNginx(
-  config: (port: number, dir: string) => string,
-  port: number,
-): Promise<RunningProxy> {
-  return run(
-    'nginx',
-    (dir) => ['-p', dir, '-e', 'stderr', '-c', join(dir, 'gateway.conf')],
-    (dir) => config(port, dir),
-    port,
+/** Starts nginx in the foreground on a free 127.0.0.1 port, with a config made for that port. */
+export function startNginx(config: (port: number, dir: string) => string): Promise<RunningProxy> {
+  return onFreePort((port) =>
+    run(
+      'nginx',
+      (dir) => ['-p', dir, '-e', 'stderr', '-c', join(dir, 'gateway.conf')],
+      (dir) => config(port, dir),
+      port,
+    ),
   )
 }

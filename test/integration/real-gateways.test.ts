@@ -10,7 +10,6 @@ import type { Packet } from '../../src/transport/types.ts'
 import { expectNoLeakedHandles, handleCounts } from '../helpers/leaks.ts'
 import { closedPort, readAll } from '../helpers/net.ts'
 import {
-  freePort,
   hasHaproxy,
   hasNginx,
   type RunningProxy,
@@ -58,15 +57,17 @@ async function gateway(
   remoteGateways: Record<string, string[]> = {},
 ): Promise<RunningProxy> {
   const table = routeTable({ datacenter, servers, remoteGateways })
-  const port = await freePort()
-  const bind = `127.0.0.1:${port}`
   const proxy =
     kind === 'haproxy'
-      ? await startHaproxy(() => renderHaproxyConfig(table, { bind, helloTimeoutMs: 2_000 }), port)
-      : await startNginx(
-          (_, dir) =>
-            renderNginxConfig(table, { bind, pidFile: `${dir}/nginx.pid`, helloTimeoutMs: 2_000 }),
-          port,
+      ? await startHaproxy((port) =>
+          renderHaproxyConfig(table, { bind: `127.0.0.1:${port}`, helloTimeoutMs: 2_000 }),
+        )
+      : await startNginx((port, dir) =>
+          renderNginxConfig(table, {
+            bind: `127.0.0.1:${port}`,
+            pidFile: `${dir}/nginx.pid`,
+            helloTimeoutMs: 2_000,
+          }),
         )
   cleanups.push(() => proxy.stop())
   return proxy
