@@ -171,7 +171,7 @@ describe('peers that misbehave', () => {
       pool: {
         maxConnsPerNode: 1,
         writeHighWaterMark: 64 * 1024,
-        congestionTimeoutMs: 200,
+        congestionTimeoutMs: 1_000,
         reapIntervalMs: 20,
       },
     })
