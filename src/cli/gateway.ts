@@ -286,14 +286,21 @@ function watchStop(io: CliIo): StopWatch {
     return { stopped, onForce, dispose: () => signal.removeEventListener('abort', onAbort) }
   }
   const onSignal = (name: NodeJS.Signals) => request(name)
+  // A closed terminal (SIGHUP) or a reader that went away (`wanfed gateway | head`: EPIPE on
+  // stdout) stop the gateway gracefully too, instead of killing it mid-connection.
+  const onStdoutError = () => request('SIGPIPE')
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  process.on('SIGHUP', onSignal)
+  process.stdout.on('error', onStdoutError)
   return {
     stopped,
     onForce,
     dispose: () => {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
+      process.off('SIGHUP', onSignal)
+      process.stdout.off('error', onStdoutError)
     },
   }
 }

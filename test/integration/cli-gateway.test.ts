@@ -597,37 +597,40 @@ describe('bin/wanfed.js gateway (child process)', () => {
     return BIN
   }
 
-  it('starts, prints the startup line, and exits 0 on SIGTERM', async () => {
-    const bin = await launcher()
-    const child: ChildProcess = spawn(
-      process.execPath,
-      [bin, 'gateway', '--dc', 'dc1', '--listen', '127.0.0.1:0', '--server', 'bob=127.0.0.1:1'],
-      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
-    )
-    cleanups.push(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout?.on('data', (d: Buffer) => {
-      stdout += d.toString()
-    })
-    child.stderr?.on('data', (d: Buffer) => {
-      stderr += d.toString()
-    })
-    const exited = new Promise<number | null>((resolve) =>
-      child.once('exit', (code) => resolve(code)),
-    )
-    await until(() => STARTUP.test(stdout) || child.exitCode !== null, 'the startup line', 15_000)
-    expect(stderr).toBe('')
-    expect(stdout).toMatch(
-      /^gateway dc1 listening on 127\.0\.0\.1:\d+ \(domain consul\); routes: bob\.server\.dc1\.consul -> 127\.0\.0\.1:1; server\.dc1\.consul -> 127\.0\.0\.1:1\n/,
-    )
-    const sent = Date.now()
-    child.kill('SIGTERM')
-    expect(await exited).toBe(0)
-    expect(Date.now() - sent).toBeLessThan(3_000)
-    expect(stdout).toMatch(/received SIGTERM: closing\nstatus: [^\n]*\nclosed\n$/)
-    expect(stderr).toBe('')
-  })
+  it.each(['SIGTERM', 'SIGHUP'] as const)(
+    'starts, prints the startup line, and exits 0 on %s',
+    async (sig) => {
+      const bin = await launcher()
+      const child: ChildProcess = spawn(
+        process.execPath,
+        [bin, 'gateway', '--dc', 'dc1', '--listen', '127.0.0.1:0', '--server', 'bob=127.0.0.1:1'],
+        { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+      )
+      cleanups.push(() => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+      })
+      let stdout = ''
+      let stderr = ''
+      child.stdout?.on('data', (d: Buffer) => {
+        stdout += d.toString()
+      })
+      child.stderr?.on('data', (d: Buffer) => {
+        stderr += d.toString()
+      })
+      const exited = new Promise<number | null>((resolve) =>
+        child.once('exit', (code) => resolve(code)),
+      )
+      await until(() => STARTUP.test(stdout) || child.exitCode !== null, 'the startup line', 15_000)
+      expect(stderr).toBe('')
+      expect(stdout).toMatch(
+        /^gateway dc1 listening on 127\.0\.0\.1:\d+ \(domain consul\); routes: bob\.server\.dc1\.consul -> 127\.0\.0\.1:1; server\.dc1\.consul -> 127\.0\.0\.1:1\n/,
+      )
+      const sent = Date.now()
+      child.kill(sig)
+      expect(await exited).toBe(0)
+      expect(Date.now() - sent).toBeLessThan(3_000)
+      expect(stdout).toMatch(new RegExp(`received ${sig}: closing\\nstatus: [^\\n]*\\nclosed\\n$`))
+      expect(stderr).toBe('')
+    },
+  )
 })
