@@ -202,7 +202,8 @@ function checkServers(value: unknown, field: string, fail: Fail): Record<string,
   if (!isPlainObject(value)) {
     fail(field, `expected an object of node name to "host:port", got ${show(value)}`)
   }
-  const out: Record<string, string> = {}
+  // No prototype: a node or DC named __proto__ must be a key like any other.
+  const out: Record<string, string> = Object.create(null)
   for (const [node, address] of Object.entries(value as Record<string, unknown>)) {
     const name = checkLabel(node, 'node name', `${field}.${node}`, fail)
     if (Object.hasOwn(out, name)) fail(`${field}.${node}`, `node ${name} is listed twice`)
@@ -215,7 +216,7 @@ function checkRemotes(value: unknown, field: string, fail: Fail): Record<string,
   if (!isPlainObject(value)) {
     fail(field, `expected an object of datacenter to ["host:port", ...], got ${show(value)}`)
   }
-  const out: Record<string, string[]> = {}
+  const out: Record<string, string[]> = Object.create(null)
   for (const [dcRaw, list] of Object.entries(value as Record<string, unknown>)) {
     const dc = checkLabel(dcRaw, 'datacenter name', `${field}.${dcRaw}`, fail)
     if (Object.hasOwn(out, dc)) fail(`${field}.${dcRaw}`, `datacenter ${dc} is listed twice`)
@@ -336,7 +337,7 @@ export function parseGatewayFlags(flags: GatewayFlagValues): GatewayConfig {
   if (flags.domain !== undefined) out.domain = checkDomain(flags.domain, '--domain', fail)
   if (flags.listen !== undefined) out.listen = checkAddress(flags.listen, '--listen', fail, true)
   if (flags.server !== undefined && flags.server.length > 0) {
-    const servers: Record<string, string> = {}
+    const servers: Record<string, string> = Object.create(null)
     for (const text of flags.server) {
       const [node, address] = splitPair(text, '--server', 'node=host:port')
       const field = `--server ${text}`
@@ -347,7 +348,7 @@ export function parseGatewayFlags(flags: GatewayFlagValues): GatewayConfig {
     out.servers = servers
   }
   if (flags.remote !== undefined && flags.remote.length > 0) {
-    const remotes: Record<string, string[]> = {}
+    const remotes: Record<string, string[]> = Object.create(null)
     for (const text of flags.remote) {
       const [dcRaw, address] = splitPair(text, '--remote', 'dc=host:port')
       const field = `--remote ${text}`

@@ -445,3 +445,16 @@ describe('examples/gateway.json', () => {
     expect(resolveGatewaySettings(config, {}, path).datacenter).toBe('dc1')
   })
 })
+
+describe('names that are Object.prototype keys', () => {
+  it('keeps a node and a DC named __proto__ like any other', () => {
+    const config = parseGatewayConfig(
+      JSON.parse(
+        '{"datacenter":"dc1","servers":{"__proto__":"127.0.0.1:1"},"remoteGateways":{"__proto__":["127.0.0.1:2"]}}',
+      ),
+    )
+    expect(Object.keys(config.servers ?? {})).toEqual(['__proto__'])
+    expect(config.servers?.['__proto__']).toBe('127.0.0.1:1')
+    expect(Object.keys(config.remoteGateways ?? {})).toEqual(['__proto__'])
+  })
+})
