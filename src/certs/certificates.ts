@@ -242,6 +242,10 @@ async function loadCa(ca: unknown): Promise<LoadedCa> {
       `the CA certificate (${nodeCert.subject.replaceAll('\n', ', ')}) is not a CA: basicConstraints CA:TRUE is missing`,
     )
   }
+  // Everything it signs would fail verification at once: say so now rather than at the handshake.
+  if (Date.parse(nodeCert.validTo) < Date.now()) {
+    throw new CertificateError(`the CA certificate expired on ${nodeCert.validTo}; create a new CA`)
+  }
   let privateKey: KeyObject
   try {
     privateKey = createPrivateKey(key)

@@ -461,3 +461,16 @@ describe('IP SANs', () => {
     ).rejects.toThrow(/no zone id/)
   })
 })
+
+describe('an expired CA', () => {
+  it('is refused before it signs anything', async () => {
+    const ca = await createCertificateAuthority({
+      notBefore: new Date('2020-01-01T00:00:00Z'),
+      notAfter: new Date('2020-01-02T00:00:00Z'),
+    })
+    await expect(createServerCertificate(ca, { datacenter: 'dc1' })).rejects.toMatchObject({
+      code: 'WANFED_ERR_CERT',
+      message: expect.stringMatching(/expired/),
+    })
+  })
+})
