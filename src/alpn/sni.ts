@@ -1,11 +1,8 @@
 import { InvalidArgumentError } from '../errors.ts'
+import { isSniLabel, stripTrailingDot } from '../internal/names.ts'
 
 /** Consul's default domain. */
 export const DEFAULT_DOMAIN = 'consul'
-
-// One DNS label: what can sit between the dots of an SNI name. Underscores are tolerated because
-// node names in the wild carry them and Consul does not reject them either.
-const LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/
 
 /**
  * The TLS server name that routes to a Consul server through mesh gateways:
@@ -15,14 +12,14 @@ const LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/
  * @throws {InvalidArgumentError} when dc, node or domain would not form a valid DNS name.
  */
 export function serverSni(dc: string, node?: string, domain: string = DEFAULT_DOMAIN): string {
-  const dom = domain.endsWith('.') ? domain.slice(0, -1) : domain
-  if (!LABEL.test(dc))
+  const dom = stripTrailingDot(domain)
+  if (!isSniLabel(dc))
     throw new InvalidArgumentError(`invalid datacenter for SNI: ${JSON.stringify(dc)}`)
-  if (dom === '' || !dom.split('.').every((l) => LABEL.test(l))) {
+  if (dom === '' || !dom.split('.').every((l) => isSniLabel(l))) {
     throw new InvalidArgumentError(`invalid domain for SNI: ${JSON.stringify(domain)}`)
   }
   if (node === undefined || node === '' || node === '*') return `server.${dc}.${dom}`
-  if (!LABEL.test(node))
+  if (!isSniLabel(node))
     throw new InvalidArgumentError(`invalid node name for SNI: ${JSON.stringify(node)}`)
   return `${node}.server.${dc}.${dom}`
 }
@@ -39,7 +36,7 @@ export function parseServerSni(
   sni: string,
   domain: string = DEFAULT_DOMAIN,
 ): ParsedServerSni | undefined {
-  const dom = domain.endsWith('.') ? domain.slice(0, -1) : domain
+  const dom = stripTrailingDot(domain)
   const name = sni.toLowerCase()
   const suffix = `.${dom.toLowerCase()}`
   if (!name.endsWith(suffix)) return undefined

@@ -10,6 +10,7 @@
 
 import { readFile } from 'node:fs/promises'
 import { isIP } from 'node:net'
+import { isSniLabel } from '../internal/names.ts'
 import { CommandError, UsageError } from './args.ts'
 
 /** Where the gateway listens unless told otherwise: loopback only, Consul's mesh gateway port. */
@@ -87,13 +88,12 @@ function show(value: unknown): string {
 }
 
 /** A datacenter or node name: one DNS label (underscores allowed, as Consul allows them). */
-const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/
 const LABEL_RULE = 'expected one DNS label (letters, digits, hyphens, underscores; no dots)'
 
 function checkLabel(value: unknown, what: string, field: string, fail: Fail): string {
   if (typeof value !== 'string') fail(field, `expected a string, got ${show(value)}`)
   const v = (value as string).toLowerCase()
-  if (!LABEL.test(v)) fail(field, `invalid ${what} ${show(value)}: ${LABEL_RULE}`)
+  if (!isSniLabel(v)) fail(field, `invalid ${what} ${show(value)}: ${LABEL_RULE}`)
   return v
 }
 

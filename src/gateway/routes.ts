@@ -1,6 +1,7 @@
 import { DEFAULT_DOMAIN } from '../alpn/sni.ts'
 import { InvalidArgumentError } from '../errors.ts'
 import { parseHostPort } from '../internal/address.ts'
+import { isSniLabel, stripTrailingDot } from '../internal/names.ts'
 
 /**
  * What a mesh gateway does with a connection, by its SNI (Consul's `consul-wan-federation` routes):
@@ -258,11 +259,9 @@ export function resolveRoute(table: RouteTable, sni: string | undefined): RouteE
   return table.routes.find((r) => r.kind === m.kind && r.key === m.key)
 }
 
-const DC_LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/
-
 /** Checks a datacenter name (one DNS label) and lowercases it. */
 export function checkDatacenter(value: unknown, what: string): string {
-  if (typeof value !== 'string' || !DC_LABEL.test(value.toLowerCase())) {
+  if (typeof value !== 'string' || !isSniLabel(value)) {
     throw new InvalidArgumentError(
       `${what} must be a datacenter name (one DNS label), got ${JSON.stringify(value)}`,
     )
@@ -272,6 +271,5 @@ export function checkDatacenter(value: unknown, what: string): string {
 
 /** Lowercases a domain and strips one trailing dot; the default is `consul`. */
 export function normalizeDomain(domain: string | undefined): string {
-  const d = (domain ?? DEFAULT_DOMAIN).toLowerCase()
-  return d.endsWith('.') ? d.slice(0, -1) : d
+  return stripTrailingDot((domain ?? DEFAULT_DOMAIN).toLowerCase())
 }
