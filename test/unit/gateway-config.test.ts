@@ -454,7 +454,7 @@ describe('names that are Object.prototype keys', () => {
       ),
     )
     expect(Object.keys(config.servers ?? {})).toEqual(['__proto__'])
-    expect(config.servers?.['__proto__']).toBe('127.0.0.1:1')
+    expect(Object.entries(config.servers ?? {})).toEqual([['__proto__', '127.0.0.1:1']])
     expect(Object.keys(config.remoteGateways ?? {})).toEqual(['__proto__'])
   })
 })
