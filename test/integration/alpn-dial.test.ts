@@ -1,7 +1,7 @@
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createServer as createTlsServer } from 'node:tls'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   ALPN_WAN_GOSSIP_PACKET,
   ALPN_WAN_GOSSIP_STREAM,
@@ -11,27 +11,14 @@ import {
   TlsSessionCache,
 } from '../../src/alpn/index.ts'
 import { caPem, tlsFixture } from '../helpers/fixtures.ts'
-import { expectNoLeakedHandles, handleCounts, TrackingClock } from '../helpers/leaks.ts'
+import { handleCounts, leakGuard } from '../helpers/leaks.ts'
 import { closedPort, silentServer } from '../helpers/net.ts'
 
 // The dial tests talk to an AlpnServer directly: with no gateway in between, the server's own
 // address stands in for the gateway's. The SNI and ALPN the server sees are exactly what the
 // gateway would route on.
 
-let clock: TrackingClock
-let baseline: Map<string, number>
-const cleanups: (() => Promise<void> | void)[] = []
-
-beforeEach(() => {
-  clock = new TrackingClock()
-  baseline = handleCounts()
-})
-
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn()
-  await expectNoLeakedHandles(baseline)
-  expect(clock.liveTimers).toBe(0)
-})
+const { clock, cleanups } = leakGuard()
 
 async function serverWith(
   identity: string,

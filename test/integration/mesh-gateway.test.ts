@@ -4,7 +4,7 @@ import { once } from 'node:events'
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type TLSSocket, connect as tlsConnect } from 'node:tls'
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   ALPN_WAN_GOSSIP_PACKET,
   ALPN_WAN_GOSSIP_STREAM,
@@ -22,25 +22,15 @@ import { StaticGatewayLocator } from '../../src/locator/index.ts'
 import type { GatewayLocator } from '../../src/locator/types.ts'
 import { captureClientHello, refragment } from '../helpers/client-hello.ts'
 import { caPem, tlsFixture } from '../helpers/fixtures.ts'
-import { expectNoLeakedHandles, handleCounts, TrackingClock } from '../helpers/leaks.ts'
+import { handleCounts, leakGuard } from '../helpers/leaks.ts'
 import { closedPort, readAll } from '../helpers/net.ts'
 
-let clock: TrackingClock
-let baseline: Map<string, number>
-const cleanups: (() => Promise<void> | void)[] = []
+const { clock, cleanups } = leakGuard()
 const sockets = new Set<Socket>()
-
-beforeEach(() => {
-  clock = new TrackingClock()
-  baseline = handleCounts()
-})
 
 afterEach(async () => {
   for (const s of sockets) s.destroy()
   sockets.clear()
-  for (const fn of cleanups.splice(0).reverse()) await fn()
-  await expectNoLeakedHandles(baseline)
-  expect(clock.liveTimers).toBe(0)
 })
 
 function track<T extends Socket>(s: T): T {

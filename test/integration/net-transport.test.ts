@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { connect, createServer, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import {
   AbortError,
   ClosedError,
@@ -22,7 +22,7 @@ import {
   type NetTransportOptions,
 } from '../../src/transport/net-transport.ts'
 import type { Packet, Transport } from '../../src/transport/types.ts'
-import { expectNoLeakedHandles, handleCounts, TrackingClock } from '../helpers/leaks.ts'
+import { expectNoLeakedHandles, handleCounts, leakGuard } from '../helpers/leaks.ts'
 import { closedPort, readAll } from '../helpers/net.ts'
 
 // Probed at collection time: skipIf reads it before any hook runs.
@@ -42,20 +42,7 @@ async function probeIpv6(): Promise<boolean> {
   }
 }
 
-let clock: TrackingClock
-let baseline: Map<string, number>
-const cleanups: (() => Promise<void> | void)[] = []
-
-beforeEach(() => {
-  clock = new TrackingClock()
-  baseline = handleCounts()
-})
-
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn()
-  await expectNoLeakedHandles(baseline)
-  expect(clock.liveTimers).toBe(0)
-})
+const { clock, cleanups } = leakGuard()
 
 function transport(options: NetTransportOptions = {}): NetTransport {
   const t = new NetTransport({ clock, ...options })

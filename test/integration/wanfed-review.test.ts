@@ -1,33 +1,23 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import { ALPN_WAN_GOSSIP_PACKET, AlpnServer } from '../../src/alpn/index.ts'
 import { StaticGatewayLocator } from '../../src/locator/index.ts'
 import { MemoryNetwork } from '../../src/transport/memory-network.ts'
 import { WanfedTransport } from '../../src/transport/wanfed-transport.ts'
 import { caPem, tlsFixture } from '../helpers/fixtures.ts'
-import { expectNoLeakedHandles, handleCounts, TrackingClock } from '../helpers/leaks.ts'
+import { leakGuard } from '../helpers/leaks.ts'
 import { closedPort } from '../helpers/net.ts'
 import { wanfedNode } from '../helpers/wanfed-node.ts'
 
 // Failure modes found in review: who gets blamed for a failed dial, stuck peers, refusing peers,
 // misbehaving locators, shared servers.
 
-let clock: TrackingClock
-let baseline: Map<string, number>
 let network: MemoryNetwork
-const cleanups: (() => Promise<void> | void)[] = []
+const { clock, cleanups } = leakGuard()
 
 beforeEach(() => {
-  clock = new TrackingClock()
-  baseline = handleCounts()
   network = new MemoryNetwork({ clock })
-})
-
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn()
-  await expectNoLeakedHandles(baseline)
-  expect(clock.liveTimers).toBe(0)
 })
 
 async function bob(locator: StaticGatewayLocator, transport: object = {}) {

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it } from 'vitest'
 import {
   ALPN_WAN_GOSSIP_PACKET,
   dialViaGateway,
@@ -12,20 +12,18 @@ import { MemoryNetwork } from '../../src/transport/memory-network.ts'
 import type { Packet } from '../../src/transport/types.ts'
 import { WanfedTransport } from '../../src/transport/wanfed-transport.ts'
 import { caPem, tlsFixture } from '../helpers/fixtures.ts'
-import { expectNoLeakedHandles, handleCounts, TrackingClock } from '../helpers/leaks.ts'
+import { handleCounts, leakGuard } from '../helpers/leaks.ts'
 import { closedPort, readAll, silentServer } from '../helpers/net.ts'
 import { type WanfedNode, wanfedNode } from '../helpers/wanfed-node.ts'
 
 // Two datacenters on loopback. Cross-DC traffic goes straight to the other node's ALPN server,
 // which is what a gateway hands it after routing on SNI (the gateway tests add the hop).
 
-let clock: TrackingClock
-let baseline: Map<string, number>
 let network: MemoryNetwork
 let bobLocator: StaticGatewayLocator
 let bob: WanfedNode
 let betty: WanfedNode
-const cleanups: (() => Promise<void> | void)[] = []
+const { clock, cleanups } = leakGuard()
 
 async function start(transport: Parameters<typeof wanfedNode>[0]['transport'] = {}) {
   bobLocator = new StaticGatewayLocator({}, { clock, random: () => 0 })
@@ -79,15 +77,7 @@ async function until(check: () => boolean, what: string, ms = 3_000): Promise<vo
 }
 
 beforeEach(() => {
-  clock = new TrackingClock()
-  baseline = handleCounts()
   network = new MemoryNetwork({ clock })
-})
-
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn()
-  await expectNoLeakedHandles(baseline)
-  expect(clock.liveTimers).toBe(0)
 })
 
 describe('WanfedTransport: routing by node name', () => {
