@@ -87,3 +87,12 @@ export async function blackholePort(): Promise<{ port: number; close(): Promise<
     },
   }
 }
+
+/** Polls `check` every 5 ms until it holds; throws naming `what` after `ms`. */
+export async function until(check: () => boolean, what: string, ms = 5_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}

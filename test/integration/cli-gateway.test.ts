@@ -1,3 +1,4 @@
+import { until } from '../helpers/net.ts'
 /**
  * `wanfed gateway`, run in-process (stopped through `CliIo.signal`, or through the process signal
  * handlers it installs when there is none) carrying real mutual-TLS connections to `AlpnServer`s,
@@ -49,14 +50,6 @@ afterEach(async () => {
     SIGTERM: process.listenerCount('SIGTERM'),
   }).toEqual(signalListeners)
 })
-
-async function until(cond: () => boolean, what: string, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
 
 interface Output {
   stdout: string

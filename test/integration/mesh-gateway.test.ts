@@ -23,7 +23,7 @@ import type { GatewayLocator } from '../../src/locator/types.ts'
 import { captureClientHello, refragment } from '../helpers/client-hello.ts'
 import { caPem, tlsFixture } from '../helpers/fixtures.ts'
 import { handleCounts, leakGuard } from '../helpers/leaks.ts'
-import { closedPort, readAll } from '../helpers/net.ts'
+import { closedPort, readAll, until } from '../helpers/net.ts'
 
 const { clock, cleanups } = leakGuard()
 const sockets = new Set<Socket>()
@@ -122,14 +122,6 @@ async function hungUp(s: Socket): Promise<void> {
     s.once('end', () => resolve())
     s.once('close', () => resolve())
   })
-}
-
-async function until(cond: () => boolean, what: string, ms = 3_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(5)
-  }
 }
 
 /**

@@ -7,7 +7,7 @@ import { MemoryNetwork } from '../../src/transport/memory-network.ts'
 import { WanfedTransport } from '../../src/transport/wanfed-transport.ts'
 import { caPem, tlsFixture } from '../helpers/fixtures.ts'
 import { leakGuard } from '../helpers/leaks.ts'
-import { closedPort } from '../helpers/net.ts'
+import { closedPort, until } from '../helpers/net.ts'
 import { wanfedNode } from '../helpers/wanfed-node.ts'
 
 // Failure modes found in review: who gets blamed for a failed dial, stuck peers, refusing peers,
@@ -32,14 +32,6 @@ async function bob(locator: StaticGatewayLocator, transport: object = {}) {
   })
   cleanups.push(() => n.close())
   return n
-}
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5_000
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(5)
-  }
 }
 
 /** A TLS endpoint speaking the packet ALPN with betty's certificate, doing `onConn` with each connection. */

@@ -13,7 +13,7 @@ import type { Packet } from '../../src/transport/types.ts'
 import { WanfedTransport } from '../../src/transport/wanfed-transport.ts'
 import { caPem, tlsFixture } from '../helpers/fixtures.ts'
 import { handleCounts, leakGuard } from '../helpers/leaks.ts'
-import { closedPort, readAll, silentServer } from '../helpers/net.ts'
+import { closedPort, readAll, silentServer, until } from '../helpers/net.ts'
 import { type WanfedNode, wanfedNode } from '../helpers/wanfed-node.ts'
 
 // Two datacenters on loopback. Cross-DC traffic goes straight to the other node's ALPN server,
@@ -66,14 +66,6 @@ function ended(socket: Duplex): Promise<void> {
 
 function nextError(t: WanfedTransport): Promise<Error> {
   return new Promise((resolve) => t.once('error', resolve))
-}
-
-async function until(check: () => boolean, what: string, ms = 3_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(5)
-  }
 }
 
 beforeEach(() => {
