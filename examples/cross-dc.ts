@@ -9,11 +9,11 @@
  *
  * Run: `npm run example -- cross-dc`
  */
-import { AlpnServer } from '../src/alpn/index.ts'
-import { createCertificateAuthority, createServerCertificate } from '../src/certs/index.ts'
-import { MeshGateway } from '../src/gateway/index.ts'
-import { StaticGatewayLocator } from '../src/locator/index.ts'
-import { NetTransport, type Packet, WanfedTransport } from '../src/transport/index.ts'
+import { AlpnServer } from 'wanfed/alpn'
+import { createCertificateAuthority, createServerCertificate } from 'wanfed/certs'
+import { MeshGateway } from 'wanfed/gateway'
+import { StaticGatewayLocator } from 'wanfed/locator'
+import { NetTransport, type Packet, WanfedTransport } from 'wanfed/transport'
 
 /**
  * The address memberlist would pass for betty. Cross-DC sends route by node name and never use it;

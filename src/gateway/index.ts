@@ -21,12 +21,21 @@
  * @packageDocumentation
  */
 
+export type { ListenerStatus, ListenOptions } from '../alpn/listen-options.ts'
 export type {
   ClientHelloIncomplete,
   ClientHelloParsed,
   ClientHelloResult,
 } from './client-hello.ts'
 export { parseClientHello } from './client-hello.ts'
+export type {
+  GatewayClosedMessage,
+  GatewayRejectedMessage,
+  GatewayRouteMessage,
+  GatewaySplicedMessage,
+  GatewayUpstreamErrorMessage,
+} from './diagnostics.ts'
+export { GATEWAY_DIAGNOSTICS_CHANNELS } from './diagnostics.ts'
 export type {
   GatewayRejectInfo,
   GatewayRejectReason,
