@@ -107,5 +107,5 @@ export async function drain<T>(options: DrainOptions<T>): Promise<DrainResult> {
   for (const conn of left) options.destroy(conn)
   if (open.size > 0) await open.whenEmpty(clock, options.settleMs)
   await stopped
-  return { finished: before - left.length, destroyed: left.length }
+  return { finished: Math.max(0, before - left.length), destroyed: left.length }
 }
