@@ -17,8 +17,6 @@ import {
   renderHaproxyConfig,
   renderNginxConfig,
   routeTable,
-  type ServerRegistry,
-  toServerRegistry,
 } from '../gateway/index.ts'
 import {
   DEFAULT_GATEWAY_CLOSE_GRACE_MS,
@@ -28,7 +26,6 @@ import {
   DEFAULT_MAX_GATEWAY_CONNECTIONS,
 } from '../gateway/options.ts'
 import { formatHostPort, parseHostPort } from '../internal/address.ts'
-import { StaticGatewayLocator } from '../locator/index.ts'
 import { CommandError, formatFlags, parseArgs, UsageError } from './args.ts'
 import {
   DEFAULT_GATEWAY_LISTEN,
@@ -39,6 +36,7 @@ import {
   readGatewayConfig,
   resolveGatewaySettings,
 } from './gateway-config.ts'
+import { GatewayReloader, LiveRoutes, type ReloadSource } from './gateway-reload.ts'
 import { StatusMeter } from './status.ts'
 import type { CliIo, Command } from './types.ts'
 
@@ -286,26 +284,6 @@ function watchStop(io: CliIo): StopWatch {
   }
 }
 
-/** Where SIGHUP reloads from: the config file and the flags that override it. */
-interface ReloadSource {
-  path: string
-  shown: string
-  overrides: GatewayConfig
-}
-
-/** What a reload cannot change on a running gateway: routes depend on them. */
-const FIXED_ON_RELOAD = ['datacenter', 'domain'] as const
-/** What a reload reads but applies only on restart (the listener and the gateway's options). */
-const RESTART_ONLY = [
-  'listen',
-  'helloTimeoutMs',
-  'connectTimeoutMs',
-  'idleTimeoutMs',
-  'maxConnections',
-  'closeGraceMs',
-  'statusIntervalMs',
-] as const
-
 function describeReject(info: GatewayRejectInfo): string {
   const sni = info.sni === undefined ? '(none)' : info.sni
   const error = info.error === undefined ? '' : ` (${info.error.message})`
@@ -313,43 +291,12 @@ function describeReject(info: GatewayRejectInfo): string {
 }
 
 /** The gateway's servers and remote gateways, swapped as a whole when the config is reloaded. */
-class LiveRoutes {
-  #servers: ServerRegistry
-  readonly locator: StaticGatewayLocator
-  remoteDcs: string[]
-
-  constructor(settings: GatewaySettings) {
-    this.#servers = toServerRegistry(settings.servers)
-    this.locator = new StaticGatewayLocator(settings.remoteGateways)
-    this.remoteDcs = Object.keys(settings.remoteGateways).sort()
-  }
-
-  /** Asked per connection, so a reload applies to the next one. */
-  readonly servers: ServerRegistry = {
-    lookup: (node) => this.#servers.lookup(node),
-    all: () => this.#servers.all(),
-    nodes: () => this.#servers.nodes?.() ?? [],
-  }
-
-  /** Replaces servers and remote gateways; throws (changing nothing) on an invalid entry. */
-  replace(settings: GatewaySettings): void {
-    const servers = toServerRegistry(settings.servers)
-    const next = Object.keys(settings.remoteGateways).sort()
-    for (const dc of this.remoteDcs) if (!next.includes(dc)) this.locator.setGateways(dc, [])
-    // Health is kept for gateways that stay.
-    for (const dc of next) this.locator.setGateways(dc, settings.remoteGateways[dc] as string[])
-    this.#servers = servers
-    this.remoteDcs = next
-  }
-}
-
 async function serve(
   settings: GatewaySettings,
   io: CliIo,
   source: ReloadSource | undefined,
 ): Promise<number> {
   const live = new LiveRoutes(settings)
-  let running = settings
   const gateway = new MeshGateway({
     datacenter: settings.datacenter,
     ...(settings.domain === undefined ? {} : { domain: settings.domain }),
@@ -364,42 +311,15 @@ async function serve(
     ...(settings.closeGraceMs === undefined ? {} : { closeGraceMs: settings.closeGraceMs }),
   })
 
-  const reload = async (): Promise<void> => {
-    if (source === undefined) {
-      io.stdout.write('received SIGHUP: no --config file to reload; nothing changed\n')
-      return
-    }
-    let next: GatewaySettings
-    try {
-      const file = await readGatewayConfig(source.path, source.shown)
-      next = resolveGatewaySettings(file, source.overrides, source.shown)
-      for (const key of FIXED_ON_RELOAD) {
-        if (next[key] !== running[key]) {
-          throw new CommandError(
-            `${key} cannot change on reload (${running[key] ?? DEFAULT_DOMAIN} -> ${next[key] ?? DEFAULT_DOMAIN}); restart the gateway`,
-          )
-        }
-      }
-      live.replace(next)
-    } catch (err) {
-      io.stderr.write(
-        `reload of ${source.shown} refused: ${(err as Error).message}; keeping the running config\n`,
-      )
-      return
-    }
-    const later = RESTART_ONLY.filter((key) => next[key] !== running[key])
-    // The restart-only values keep running as they were.
-    running = { ...next, ...Object.fromEntries(later.map((key) => [key, running[key]])) }
-    io.stdout.write(
-      `reloaded ${source.shown}: routes: ${describeRoutes(table(next))}${later.length === 0 ? '' : `; ${later.join(', ')} changed, applied on restart only`}\n`,
-    )
-  }
+  const reloader = new GatewayReloader(live, settings, source, io, (next) =>
+    describeRoutes(table(next)),
+  )
 
   const stop = watchStop(io)
   let reloading = Promise.resolve()
   // One reload at a time, in the order the signals came.
   const onHangup = () => {
-    reloading = reloading.then(reload)
+    reloading = reloading.then(() => reloader.reload())
   }
   if (io.signal === undefined) process.on('SIGHUP', onHangup)
   const meter = new StatusMeter()

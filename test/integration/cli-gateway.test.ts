@@ -37,7 +37,7 @@ const BIN = join(ROOT, 'bin/wanfed.js')
 
 let dir: string
 let baseline: Map<string, number>
-let signalListeners: { SIGINT: number; SIGTERM: number }
+let signalListeners: { SIGINT: number; SIGTERM: number; SIGHUP: number }
 const cleanups: (() => Promise<void> | void)[] = []
 
 beforeEach(async () => {
@@ -46,6 +46,7 @@ beforeEach(async () => {
   signalListeners = {
     SIGINT: process.listenerCount('SIGINT'),
     SIGTERM: process.listenerCount('SIGTERM'),
+    SIGHUP: process.listenerCount('SIGHUP'),
   }
 })
 
@@ -56,6 +57,7 @@ afterEach(async () => {
   expect({
     SIGINT: process.listenerCount('SIGINT'),
     SIGTERM: process.listenerCount('SIGTERM'),
+    SIGHUP: process.listenerCount('SIGHUP'),
   }).toEqual(signalListeners)
 })
 
