@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net'
 import type { Clock, TimerHandle } from './clock.ts'
 
 /**
@@ -50,6 +51,20 @@ export class OpenSet<T> implements Iterable<T> {
       if (ms !== undefined) timer = clock.setTimeout(() => finish(false), ms)
     })
   }
+}
+
+/**
+ * The sockets still open among `sockets`, as an {@link OpenSet} each leaves when it closes: how
+ * an owner that keeps its sockets elsewhere (a pool's slots) drains them.
+ */
+export function openSockets<S extends Socket>(sockets: Iterable<S>): OpenSet<S> {
+  const open = new OpenSet<S>()
+  for (const s of sockets) {
+    if (s.closed) continue
+    open.add(s)
+    s.once('close', () => open.delete(s))
+  }
+  return open
 }
 
 /** The pieces of one graceful drain; see {@link drain}. */

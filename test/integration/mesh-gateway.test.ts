@@ -901,7 +901,7 @@ describe('MeshGateway close order', () => {
     const up = await rawUpstream((s) => s.resume())
     const { gw, port } = await gateway({
       servers: { bob: up.address },
-      closeQuietMs: 300,
+      closeQuietMs: 1_000,
       closeGraceMs: 10_000,
     })
     const busy = raw(port)

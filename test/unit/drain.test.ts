@@ -1,5 +1,7 @@
+import { once } from 'node:events'
+import { createServer, connect as netConnect, type Socket } from 'node:net'
 import { describe, expect, it } from 'vitest'
-import { drain, OpenSet } from '../../src/internal/drain.ts'
+import { drain, OpenSet, openSockets } from '../../src/internal/drain.ts'
 import { TrackingClock } from '../helpers/leaks.ts'
 
 /** A fake connection: `finish()` is its close arriving; the owner then deletes it. */
@@ -111,5 +113,50 @@ describe('OpenSet.whenEmpty', () => {
     open.delete(1)
     expect(await Promise.all([a, b])).toEqual([true, true])
     expect(clock.liveTimers).toBe(0)
+  })
+})
+
+describe('openSockets() with drain(), as a pool would close', () => {
+  it('ends every socket, waits for the peers that close back, destroys the one that does not', async () => {
+    const clock = new TrackingClock()
+    const accepted: Socket[] = []
+    const server = createServer({ allowHalfOpen: true }, (s) => {
+      accepted.push(s)
+      s.on('error', () => {})
+      s.resume()
+      // The first peer closes back on our FIN; the second keeps its side open.
+      if (accepted.length === 1) s.on('end', () => s.end())
+    })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const { port } = server.address() as { port: number }
+    const clients: Socket[] = []
+    for (let i = 0; i < 2; i++) {
+      const c = netConnect({ host: '127.0.0.1', port, allowHalfOpen: true })
+      c.on('error', () => {})
+      c.resume()
+      await once(c, 'connect')
+      clients.push(c)
+      while (accepted.length <= i) await new Promise((r) => setTimeout(r, 5))
+    }
+    const gone = netConnect({ host: '127.0.0.1', port })
+    gone.on('error', () => {})
+    await once(gone, 'connect')
+    gone.destroy()
+    await once(gone, 'close')
+    const open = openSockets([...clients, gone])
+    expect(open.size).toBe(2)
+    const result = await drain({
+      open,
+      clock,
+      graceMs: 300,
+      begin: (s) => s.end(),
+      destroy: (s) => s.destroy(),
+    })
+    expect(result).toEqual({ finished: 1, destroyed: 1 })
+    expect(clients.every((c) => c.closed)).toBe(true)
+    expect(clock.liveTimers).toBe(0)
+    for (const s of accepted) s.destroy()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
   })
 })
