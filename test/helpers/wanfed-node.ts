@@ -7,6 +7,7 @@ import {
   type WanfedTransportOptions,
 } from '../../src/transport/wanfed-transport.ts'
 import { caPem, tlsFixture } from './fixtures.ts'
+import type { Cleanup } from './leaks.ts'
 
 export interface WanfedNode {
   /** `<node>.<dc>` */
@@ -63,4 +64,33 @@ export async function wanfedNode(options: {
       await server.close()
     },
   }
+}
+
+/** What a test file shares with the nodes it makes: its network, its clock and its cleanups. */
+export interface NodeContext {
+  network: MemoryNetwork
+  clock: Clock
+  cleanups: Cleanup[]
+}
+
+/**
+ * A dc1 node with bob's certificate (named `bob` unless told), closed by the test's cleanups:
+ * the sender in tests of cross-DC dials.
+ */
+export async function dc1Sender(
+  ctx: NodeContext,
+  locator: GatewayLocator,
+  options: { node?: string; transport?: Partial<WanfedTransportOptions> } = {},
+): Promise<WanfedNode> {
+  const n = await wanfedNode({
+    network: ctx.network,
+    node: options.node ?? 'bob',
+    datacenter: 'dc1',
+    identity: 'bob',
+    locator,
+    clock: ctx.clock,
+    transport: options.transport ?? {},
+  })
+  ctx.cleanups.push(() => n.close())
+  return n
 }
