@@ -1,13 +1,14 @@
+import { beforeEach } from 'vitest'
 import { AlpnServer } from '../../src/alpn/index.ts'
 import type { Clock } from '../../src/internal/clock.ts'
 import type { GatewayLocator } from '../../src/locator/index.ts'
-import type { MemoryNetwork } from '../../src/transport/memory-network.ts'
+import { MemoryNetwork } from '../../src/transport/memory-network.ts'
 import {
   WanfedTransport,
   type WanfedTransportOptions,
 } from '../../src/transport/wanfed-transport.ts'
 import { caPem, tlsFixture } from './fixtures.ts'
-import type { Cleanup } from './leaks.ts'
+import { type Cleanup, leakGuard } from './leaks.ts'
 
 export interface WanfedNode {
   /** `<node>.<dc>` */
@@ -71,6 +72,19 @@ export interface NodeContext {
   network: MemoryNetwork
   clock: Clock
   cleanups: Cleanup[]
+}
+
+/**
+ * The context of a test file of cross-DC dials: the leak check ({@link leakGuard}) and a fresh
+ * memory network on its clock for each test. Call once at the top of the file.
+ */
+export function nodeContext(): NodeContext {
+  const { clock, cleanups } = leakGuard()
+  const ctx: NodeContext = { network: new MemoryNetwork({ clock }), clock, cleanups }
+  beforeEach(() => {
+    ctx.network = new MemoryNetwork({ clock })
+  })
+  return ctx
 }
 
 /**

@@ -1,20 +1,14 @@
-import { beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { StaticGatewayLocator } from '../../src/locator/index.ts'
-import { MemoryNetwork } from '../../src/transport/memory-network.ts'
 import { farEnd } from '../helpers/far-end.ts'
-import { leakGuard } from '../helpers/leaks.ts'
 import { closedPort } from '../helpers/net.ts'
-import { dc1Sender, type NodeContext, wanfedNode } from '../helpers/wanfed-node.ts'
+import { dc1Sender, nodeContext, wanfedNode } from '../helpers/wanfed-node.ts'
 
 // Who a failed cross-DC dial is blamed on: the gateway (the locator steers away from it), the far
 // node behind it (nothing is marked), the caller (a local error), or a buggy locator.
 
-const { clock, cleanups } = leakGuard()
-let ctx: NodeContext
-
-beforeEach(() => {
-  ctx = { network: new MemoryNetwork({ clock }), clock, cleanups }
-})
+const ctx = nodeContext()
+const { clock, cleanups } = ctx
 
 describe('WanfedTransport: who is blamed for a failed cross-DC dial', () => {
   it('a dead far node (the handshake fails behind the gateway) does not mark the gateway', async () => {

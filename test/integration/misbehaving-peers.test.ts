@@ -1,21 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { StaticGatewayLocator } from '../../src/locator/index.ts'
-import { MemoryNetwork } from '../../src/transport/memory-network.ts'
 import { farEnd } from '../helpers/far-end.ts'
-import { leakGuard } from '../helpers/leaks.ts'
 import { closedPort, until } from '../helpers/net.ts'
-import { dc1Sender, type NodeContext } from '../helpers/wanfed-node.ts'
+import { dc1Sender, nodeContext } from '../helpers/wanfed-node.ts'
 
 // Far sides that stop reading, close right after the handshake, or cannot be reached while no
 // packet may wait: each must cost a bounded amount and be told to the operator.
 
-const { clock, cleanups } = leakGuard()
-let ctx: NodeContext
-
-beforeEach(() => {
-  ctx = { network: new MemoryNetwork({ clock }), clock, cleanups }
-})
+const ctx = nodeContext()
+const { cleanups } = ctx
 
 describe('WanfedTransport: peers that misbehave', () => {
   it('closes a pooled connection whose peer stopped reading, freeing the slot', async () => {
