@@ -12,6 +12,7 @@
  * @packageDocumentation
  */
 
+export type { BackoffOptions } from '../internal/backoff.ts'
 export type { GatewayHealth, StaticGatewayLocatorOptions } from './static.ts'
 export { StaticGatewayLocator } from './static.ts'
 export type { GatewayLocator } from './types.ts'
