@@ -107,7 +107,6 @@ export function resolveGatewayOptions(options: MeshGatewayOptions): ResolvedGate
     throw new InvalidArgumentError('MeshGateway needs options { datacenter, servers }')
   }
   const datacenter = checkDatacenter(options.datacenter, 'datacenter')
-  if (options.domain !== undefined) checkDomain(options.domain)
   const domain = normalizeDomain(options.domain)
   if (options.servers === undefined) throw new InvalidArgumentError('servers is required')
   const servers = toServerRegistry(options.servers, 'servers')
@@ -175,15 +174,6 @@ export function resolveGatewayOptions(options: MeshGatewayOptions): ResolvedGate
     closeQuietMs: checkNumber(options.closeQuietMs, DEFAULT_CLOSE_QUIET_MS, 'closeQuietMs', {
       min: 0,
     }),
-  }
-}
-
-const DOMAIN_LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/
-
-function checkDomain(domain: unknown): void {
-  const d = typeof domain === 'string' && domain.endsWith('.') ? domain.slice(0, -1) : domain
-  if (typeof d !== 'string' || d === '' || !d.split('.').every((l) => DOMAIN_LABEL.test(l))) {
-    throw new InvalidArgumentError(`domain must be a DNS name, got ${JSON.stringify(domain)}`)
   }
 }
 
