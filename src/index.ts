@@ -89,7 +89,9 @@ export type {
   CertificateKeyPair,
   ClientCertificateOptions,
   KeyType,
+  LabelRule,
   LeafCertificateOptions,
+  NormalizeDomainOptions,
   ServerCertificateOptions,
   ValidityOptions,
 } from './certs/index.ts'
@@ -157,11 +159,14 @@ export type {
   SniMatchOptions,
 } from './gateway/index.ts'
 export {
+  DEFAULT_ANSWER_TIMEOUT_MS,
+  DEFAULT_CLOSE_QUIET_MS,
   DEFAULT_GATEWAY_CLOSE_GRACE_MS,
   DEFAULT_GATEWAY_CONNECT_TIMEOUT_MS,
   DEFAULT_HELLO_TIMEOUT_MS,
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECT_ATTEMPTS,
+  DEFAULT_MAX_GATEWAY_CONNECTIONS,
   DEFAULT_MAX_HELLO_BYTES,
   GATEWAY_DIAGNOSTICS_CHANNELS,
   MeshGateway,

@@ -8,7 +8,7 @@
 
 import { isIP } from 'node:net'
 import { InvalidArgumentError } from '../errors.ts'
-import { isDnsLabel, isDnsName, stripTrailingDot } from '../internal/names.ts'
+import { isDnsLabel, isDnsName, stripTrailingDot } from '../names.ts'
 
 function show(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : String(value)

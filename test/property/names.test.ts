@@ -16,7 +16,7 @@ import {
   isSniLabel,
   type LabelRule,
   normalizeDomain,
-} from '../../src/internal/names.ts'
+} from '../../src/names.ts'
 
 if (process.env['CI']) fc.configureGlobal({ interruptAfterTimeLimit: 10_000 })
 
