@@ -398,6 +398,10 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
       const first = chunk[0] as number
       if (isNativeTlsFirstByte(first, this.#maxTypeValue)) {
         conn.tls = true
+        // Until the handshake ends, a FIN must close the socket (the TLS engine then reports the
+        // client gone): half-open, a client that sent half a ClientHello and left would hold its
+        // socket and per-IP slot until the handshake timeout. #onSecure turns half-open back on.
+        socket.allowHalfOpen = false
         this.#tls.emit('connection', socket)
         return
       }
@@ -457,6 +461,9 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
       this.#drop(raw, 'unknown-alpn', undefined, tlsSocket, conn.remote)
       return
     }
+    // Half-open from here on: a peer's close_notify/FIN ends only its direction (see #onConnection).
+    raw.allowHalfOpen = true
+    tlsSocket.allowHalfOpen = true
     this.#dispatched.add(tlsSocket)
     tlsSocket.once('close', () => this.#dispatched.delete(tlsSocket))
     this.#byAlpn[alpn] = (this.#byAlpn[alpn] ?? 0) + 1
