@@ -66,6 +66,11 @@ export interface AlpnServerOptions {
   clock?: Clock
 }
 
+/**
+ * Why {@link AlpnServer} refused or dropped a connection. `'tls-error'`: the handshake failed or
+ * the client went away during it; `'bad-client-cert'`: the client's certificate does not verify
+ * against the CA (or it sent none), answered with a TLS alert; the rest as named.
+ */
 export type RejectReason =
   | 'conn-limit'
   | 'handshake-timeout'
@@ -79,7 +84,11 @@ export type RejectReason =
   | 'closing'
 
 export interface AlpnServerEvents {
-  /** A connection was refused or dropped before it reached a handler. Counted in `stats()` too. */
+  /**
+   * A connection was refused or dropped before it reached a handler. Counted in `stats()` too.
+   * `remote` is the peer's `host:port`; `error` says more where there is more to say (for
+   * `'bad-client-cert'`, a {@link TlsError} naming the verification error).
+   */
   rejected: (info: { reason: RejectReason; remote: string; error?: Error }) => void
   /** A background failure of the listener itself. */
   error: (err: Error) => void
