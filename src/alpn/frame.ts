@@ -357,13 +357,16 @@ export class FrameDecoder {
   }
 
   #reject(length: number): never {
+    // The peer broke the protocol: remote, unlike the same errors from encodeFrame (our own payload).
     if (length === 0) {
       throw new FrameEmptyError(
         'frame length prefix is 0; the packet protocol forbids zero-length frames',
+        { remote: true },
       )
     }
     throw new FrameTooLargeError(
       `frame length prefix is ${length} bytes, over the limit of ${this.#maxFrameSize} bytes`,
+      { remote: true },
     )
   }
 }

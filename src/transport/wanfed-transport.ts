@@ -6,7 +6,7 @@ import { ALPN_WAN_GOSSIP_PACKET, ALPN_WAN_GOSSIP_STREAM } from '../alpn/protocol
 import type { AlpnConnectionInfo, AlpnServer } from '../alpn/server.ts'
 import { TlsSessionCache } from '../alpn/session-cache.ts'
 import { DEFAULT_DOMAIN, serverSni } from '../alpn/sni.ts'
-import type { TlsCredentials } from '../alpn/tls-options.ts'
+import { type TlsCredentials, validateTlsCredentials } from '../alpn/tls-options.ts'
 import {
   InvalidArgumentError,
   InvalidNodeNameError,
@@ -146,8 +146,9 @@ export class WanfedTransport extends BaseTransport {
         'WanfedTransport needs a GatewayLocator (an object with pickGateway)',
       )
     }
-    if (options.tls === undefined)
-      throw new InvalidArgumentError('WanfedTransport needs tls credentials (ca, cert, key)')
+    // Fails closed at construction, not at the first send: no CA, an empty or unparsable one, or a
+    // key that does not match the certificate.
+    validateTlsCredentials(options.tls, 'WanfedTransport')
     this.#inner = options.transport
     this.datacenter = options.datacenter
     this.#locator = options.locator
@@ -246,8 +247,7 @@ export class WanfedTransport extends BaseTransport {
    * attached AlpnServer rotates separately (`AlpnServer.setTlsCredentials`).
    */
   setTlsCredentials(tls: TlsCredentials): void {
-    if (tls === undefined || tls === null)
-      throw new InvalidArgumentError('tls credentials are required')
+    validateTlsCredentials(tls, 'WanfedTransport.setTlsCredentials')
     this.#tls = tls
     this.#sessionCache?.clear()
   }
