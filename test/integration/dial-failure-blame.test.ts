@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { MeshGateway } from '../../src/gateway/index.ts'
 import { StaticGatewayLocator } from '../../src/locator/index.ts'
 import { farEnd } from '../helpers/far-end.ts'
 import { closedPort } from '../helpers/net.ts'
@@ -29,6 +30,24 @@ describe('WanfedTransport: who is blamed for a failed cross-DC dial', () => {
     ).rejects.toMatchObject({
       code: 'WANFED_ERR_TLS',
     })
+    expect(locator.health('dc2')[0]?.consecutiveFailures).toBe(0)
+  })
+
+  it('a far node that is down behind a working MeshGateway does not mark the gateway', async () => {
+    // The gateway reads the hello, finds betty's server refusing, and says so with a TLS alert
+    // instead of a bare close (which the dialer would take for a wedged gateway).
+    const gw = new MeshGateway({
+      datacenter: 'dc2',
+      servers: { betty: `127.0.0.1:${await closedPort()}` },
+      clock,
+    })
+    const { port } = await gw.listen({ host: '127.0.0.1', port: 0 })
+    cleanups.push(() => gw.close())
+    const locator = new StaticGatewayLocator({ dc2: [`127.0.0.1:${port}`] }, { clock })
+    const b = await dc1Sender(ctx, locator)
+    await expect(
+      b.transport.writeToAddress(Buffer.from('x'), { name: 'betty.dc2', addr: '' }),
+    ).rejects.toMatchObject({ code: 'WANFED_ERR_TLS', remote: true })
     expect(locator.health('dc2')[0]?.consecutiveFailures).toBe(0)
   })
 
