@@ -18,6 +18,7 @@ import { type HostPort, parseHostPort } from '../internal/address.ts'
 import { type Clock, systemClock } from '../internal/clock.ts'
 import { debug } from '../internal/debug.ts'
 import { channels } from '../internal/diagnostics.ts'
+import { optionalNumber } from '../internal/validate.ts'
 import type { TlsSessionCache } from './session-cache.ts'
 import { serverSni } from './sni.ts'
 import { clientSecureContext, type TlsCredentials } from './tls-options.ts'
@@ -84,27 +85,19 @@ function plan(options: DialViaGatewayOptions): Plan {
     servername,
     // Fails closed: no CA, an empty one or one Node cannot parse would mean trusting its default store.
     secureContext: clientSecureContext(options.tls, 'dialViaGateway'),
-    connectTimeoutMs: positive(
+    connectTimeoutMs: optionalNumber(
       options.connectTimeoutMs,
       DEFAULT_CONNECT_TIMEOUT_MS,
       'connectTimeoutMs',
+      { positive: true, unit: 'ms' },
     ),
-    handshakeTimeoutMs: positive(
+    handshakeTimeoutMs: optionalNumber(
       options.handshakeTimeoutMs,
       DEFAULT_HANDSHAKE_TIMEOUT_MS,
       'handshakeTimeoutMs',
+      { positive: true, unit: 'ms' },
     ),
   }
-}
-
-function positive(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new InvalidArgumentError(
-      `${name} must be a positive number of milliseconds, got ${value}`,
-    )
-  }
-  return value
 }
 
 /**

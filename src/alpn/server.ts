@@ -8,6 +8,7 @@ import { type Clock, systemClock, type TimerHandle } from '../internal/clock.ts'
 import { debug } from '../internal/debug.ts'
 import { channels } from '../internal/diagnostics.ts'
 import { ListenerLifecycle, type ListenOptions } from '../internal/listen.ts'
+import { optionalNumber } from '../internal/validate.ts'
 import { IpLimiter } from './ip-limiter.ts'
 import { isNativeTlsFirstByte, RPC_MAX_TYPE_VALUE } from './protocols.ts'
 import { ALERT, plaintextAlert, sealedAlert } from './tls-alert.ts'
@@ -177,37 +178,29 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
     // Fails closed: without a CA Node would accept any client its default trust store accepts.
     validateTlsCredentials(options?.tls, 'AlpnServer')
     this.#clock = options.clock ?? systemClock
-    this.#handshakeTimeoutMs = nonNegative(
+    this.#handshakeTimeoutMs = optionalNumber(
       options.handshakeTimeoutMs,
       DEFAULT_SERVER_HANDSHAKE_TIMEOUT_MS,
       'handshakeTimeoutMs',
-      false,
+      { positive: true },
     )
     this.#limiter = new IpLimiter(
-      nonNegative(
-        options.maxConnsPerClient,
-        DEFAULT_MAX_CONNS_PER_CLIENT,
-        'maxConnsPerClient',
-        true,
-      ),
+      optionalNumber(options.maxConnsPerClient, DEFAULT_MAX_CONNS_PER_CLIENT, 'maxConnsPerClient', {
+        min: 0,
+      }),
       options.unlimitedAddresses,
     )
-    this.#closeGraceMs = nonNegative(
+    this.#closeGraceMs = optionalNumber(
       options.closeGraceMs,
       DEFAULT_CLOSE_GRACE_MS,
       'closeGraceMs',
-      true,
+      { min: 0 },
     )
-    this.#maxTypeValue = options.maxTypeValue ?? RPC_MAX_TYPE_VALUE
-    if (
-      !Number.isInteger(this.#maxTypeValue) ||
-      this.#maxTypeValue < 0 ||
-      this.#maxTypeValue > 19
-    ) {
-      throw new InvalidArgumentError(
-        `maxTypeValue must be an integer 0..19, got ${options.maxTypeValue}`,
-      )
-    }
+    this.#maxTypeValue = optionalNumber(options.maxTypeValue, RPC_MAX_TYPE_VALUE, 'maxTypeValue', {
+      integer: true,
+      min: 0,
+      max: 19,
+    })
     this.#serverNames = sniPredicate(options.serverNames)
 
     this.#tls = createTlsServer({
@@ -615,24 +608,4 @@ function sniPredicate(
     throw new InvalidArgumentError('serverNames must be an array of names or a function')
   const set = new Set(names.map((n) => n.toLowerCase()))
   return (sni) => sni !== undefined && set.has(sni.toLowerCase())
-}
-
-function nonNegative(
-  value: number | undefined,
-  fallback: number,
-  name: string,
-  zeroOk: boolean,
-): number {
-  if (value === undefined) return fallback
-  if (
-    typeof value !== 'number' ||
-    !Number.isFinite(value) ||
-    value < 0 ||
-    (!zeroOk && value === 0)
-  ) {
-    throw new InvalidArgumentError(
-      `${name} must be a ${zeroOk ? 'non-negative' : 'positive'} number, got ${value}`,
-    )
-  }
-  return value
 }

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../errors.ts'
 import { type Clock, systemClock } from '../internal/clock.ts'
+import { optionalNumber } from '../internal/validate.ts'
 import type { GatewayLocator } from '../locator/types.ts'
 import {
   checkDatacenter,
@@ -122,7 +123,7 @@ export function resolveGatewayOptions(options: MeshGatewayOptions): ResolvedGate
     servers,
     locator: options.locator,
     clock: options.clock ?? systemClock,
-    helloTimeoutMs: checkNumber(
+    helloTimeoutMs: optionalNumber(
       options.helloTimeoutMs,
       DEFAULT_HELLO_TIMEOUT_MS,
       'helloTimeoutMs',
@@ -130,40 +131,40 @@ export function resolveGatewayOptions(options: MeshGatewayOptions): ResolvedGate
         min: 1,
       },
     ),
-    maxHelloBytes: checkNumber(options.maxHelloBytes, DEFAULT_MAX_HELLO_BYTES, 'maxHelloBytes', {
+    maxHelloBytes: optionalNumber(options.maxHelloBytes, DEFAULT_MAX_HELLO_BYTES, 'maxHelloBytes', {
       // Below 64 bytes not even a minimal ClientHello with an SNI fits.
       min: 64,
       max: 1024 * 1024,
       integer: true,
     }),
-    connectTimeoutMs: checkNumber(
+    connectTimeoutMs: optionalNumber(
       options.connectTimeoutMs,
       DEFAULT_GATEWAY_CONNECT_TIMEOUT_MS,
       'connectTimeoutMs',
       { min: 1 },
     ),
-    answerTimeoutMs: checkNumber(
+    answerTimeoutMs: optionalNumber(
       options.answerTimeoutMs,
       DEFAULT_ANSWER_TIMEOUT_MS,
       'answerTimeoutMs',
       { min: 1 },
     ),
-    idleTimeoutMs: checkNumber(options.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS, 'idleTimeoutMs', {
+    idleTimeoutMs: optionalNumber(options.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS, 'idleTimeoutMs', {
       min: 0,
     }),
-    maxConnections: checkNumber(
+    maxConnections: optionalNumber(
       options.maxConnections,
       DEFAULT_MAX_GATEWAY_CONNECTIONS,
       'maxConnections',
       { min: 0, integer: true },
     ),
-    maxConnectAttempts: checkNumber(
+    maxConnectAttempts: optionalNumber(
       options.maxConnectAttempts,
       DEFAULT_MAX_CONNECT_ATTEMPTS,
       'maxConnectAttempts',
       { min: 1, max: 100, integer: true },
     ),
-    closeGraceMs: checkNumber(
+    closeGraceMs: optionalNumber(
       options.closeGraceMs,
       DEFAULT_GATEWAY_CLOSE_GRACE_MS,
       'closeGraceMs',
@@ -171,30 +172,8 @@ export function resolveGatewayOptions(options: MeshGatewayOptions): ResolvedGate
         min: 0,
       },
     ),
-    closeQuietMs: checkNumber(options.closeQuietMs, DEFAULT_CLOSE_QUIET_MS, 'closeQuietMs', {
+    closeQuietMs: optionalNumber(options.closeQuietMs, DEFAULT_CLOSE_QUIET_MS, 'closeQuietMs', {
       min: 0,
     }),
   }
-}
-
-function checkNumber(
-  value: number | undefined,
-  fallback: number,
-  name: string,
-  rule: { min: number; max?: number; integer?: boolean },
-): number {
-  if (value === undefined) return fallback
-  const max = rule.max ?? Number.MAX_SAFE_INTEGER
-  if (
-    typeof value !== 'number' ||
-    !Number.isFinite(value) ||
-    value < rule.min ||
-    value > max ||
-    (rule.integer === true && !Number.isInteger(value))
-  ) {
-    throw new InvalidArgumentError(
-      `${name} must be ${rule.integer ? 'an integer' : 'a number'} in ${rule.min}..${rule.max ?? '∞'}, got ${value}`,
-    )
-  }
-  return value
 }
