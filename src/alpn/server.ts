@@ -7,6 +7,7 @@ import { formatHostPort } from '../internal/address.ts'
 import { type Clock, systemClock, type TimerHandle } from '../internal/clock.ts'
 import { debug } from '../internal/debug.ts'
 import { channels } from '../internal/diagnostics.ts'
+import { drain, OpenSet } from '../internal/drain.ts'
 import { ListenerLifecycle, type ListenOptions } from '../internal/listen.ts'
 import { optionalNumber } from '../internal/validate.ts'
 import { IpLimiter } from './ip-limiter.ts'
@@ -150,7 +151,7 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
   /** TLS 1.3 server application traffic secrets, from the keylog, until the handshake ends. */
   readonly #secrets = new WeakMap<TLSSocket, Buffer>()
   readonly #pending = new Map<Socket, PendingConn>()
-  readonly #dispatched = new Set<Socket>()
+  readonly #dispatched = new OpenSet<Socket>()
   readonly #clock: Clock
   readonly #handshakeTimeoutMs: number
   readonly #closeGraceMs: number
@@ -322,33 +323,18 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
   async #shutdown(abrupt: boolean): Promise<void> {
     const wasListening = this.#life.beginClose()
     for (const socket of this.#pending.keys()) this.#drop(socket, 'closing')
-    const closed = wasListening
-      ? new Promise<void>((resolve) => this.#net.close(() => resolve()))
-      : Promise.resolve()
-    if (!abrupt && this.#dispatched.size > 0) await this.#settle(this.#closeGraceMs)
-    for (const socket of this.#dispatched) socket.destroy()
-    await closed
+    await drain({
+      open: this.#dispatched,
+      graceMs: this.#closeGraceMs,
+      clock: this.#clock,
+      abrupt,
+      destroy: (socket) => socket.destroy(),
+      ...(wasListening
+        ? { stopAccepting: () => new Promise<void>((resolve) => this.#net.close(() => resolve())) }
+        : {}),
+    })
     this.#life.status = 'closed'
     this.emit('close')
-  }
-
-  /** Waits until every dispatched connection has closed, or `ms` has passed. */
-  #settle(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const sockets = [...this.#dispatched]
-      let left = sockets.length
-      const finish = () => {
-        this.#clock.clearTimeout(timer)
-        for (const s of sockets) s.off('close', onClose)
-        resolve()
-      }
-      const onClose = () => {
-        left--
-        if (left === 0) finish()
-      }
-      const timer = this.#clock.setTimeout(finish, ms)
-      for (const s of sockets) s.once('close', onClose)
-    })
   }
 
   #onConnection(socket: Socket): void {
