@@ -458,7 +458,14 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
     if (channels.serverAccepted.hasSubscribers)
       channels.serverAccepted.publish({ remote: conn.remote, alpn, servername })
     debug('accepted %s sni=%s alpn=%s', conn.remote, servername, alpn)
-    this.#invoke(() => handler(tlsSocket, { alpn, servername, remote: conn.remote }), tlsSocket)
+    // The handler runs one turn later: Node writes the TLS 1.3 session tickets after 'secure', and
+    // a handler that closes at once (a stream nobody consumes) would drop them unsent. The ticket
+    // is how a dialer knows its certificate was accepted, so without it an accepted connection
+    // that closes early would look like a refusal-shaped failure to the dialer.
+    setImmediate(() => {
+      if (tlsSocket.destroyed) return
+      this.#invoke(() => handler(tlsSocket, { alpn, servername, remote: conn.remote }), tlsSocket)
+    })
   }
 
   #onTlsError(err: Error, tlsSocket: TLSSocket): void {
