@@ -14,7 +14,7 @@ import {
   pickPrivateIPv4,
 } from './advertise.ts'
 import { BaseTransport, type BaseTransportOptions } from './base-transport.ts'
-import { checkTimeout, dialTcp } from './dial-tcp.ts'
+import { dialTcp } from './dial-tcp.ts'
 import type { Address, DialOptions, TransportCapabilities, TransportStats } from './types.ts'
 
 /** Largest UDP payload over IPv4 (65,535 - 20 IP header - 8 UDP header). */
@@ -227,25 +227,17 @@ export class NetTransport extends BaseTransport {
   ): Promise<Duplex> {
     this.assertListening('dialAddressTimeout')
     const what = `dial ${to.addr}`
-    checkTimeout(timeoutMs, what)
     const target = parseHostPort(to.addr, 'dial address')
-    try {
-      const socket = await dialTcp({
+    return this.dialStream(what, timeoutMs, options, (signal) =>
+      dialTcp({
         host: target.host,
         port: target.port,
-        timeoutMs,
+        timeoutMs: Number.POSITIVE_INFINITY,
         clock: this.clock,
-        signal: options.signal,
-        lifetime: this.lifetime.signal,
+        signal,
         what,
-      })
-      this.counters.streams.dialed++
-      this.trackStream(socket)
-      return socket
-    } catch (err) {
-      this.counters.streams.dialErrors++
-      throw err
-    }
+      }),
+    )
   }
 
   override stats(): NetTransportStats {
