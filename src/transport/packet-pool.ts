@@ -21,7 +21,7 @@ export const DEFAULT_POOL_MAX_DIAL_WAIT_MS = 5_000
  * on loopback a writer blocked behind a slow but steady reader sees its writes complete only every
  * one to two seconds, in large batches.
  */
-export const DEFAULT_POOL_PROGRESS_WINDOW_MS = 5_000
+export const DEFAULT_POOL_PROGRESS_WINDOW_MS = 3_000
 
 export interface PacketPoolOptions {
   /** Connections per destination node. Consul's pool has no bound. Default 2. */
@@ -53,7 +53,7 @@ export interface PacketPoolOptions {
   congestionTimeoutMs?: number
   /**
    * How far back a congested connection's progress is looked for before it is judged stalled; a
-   * peer reading slowly but steadily keeps its connection. Default 5,000 ms.
+   * peer reading slowly but steadily keeps its connection. Default 3,000 ms.
    */
   progressWindowMs?: number
   /**
