@@ -276,8 +276,10 @@ export abstract class BaseTransport extends EventEmitter<TransportEvents> implem
    *
    * @throws {InvalidArgumentError} not bytes, or empty
    * @throws {PacketTooLargeError} more than `max` bytes
+   * @throws {AbortError} `signal` has already fired
    */
-  protected checkPacket(buf: Uint8Array, max: number): void {
+  protected checkPacket(buf: Uint8Array, max: number, signal?: AbortSignal): void {
+    if (signal?.aborted) throw abortReason(signal, 'writeToAddress')
     if (!(buf instanceof Uint8Array))
       throw new InvalidArgumentError('writeToAddress: buf must be a Uint8Array')
     if (buf.length === 0) throw new InvalidArgumentError('writeToAddress: empty packet')

@@ -202,9 +202,9 @@ export class MemoryTransport extends BaseTransport {
    * @throws {PacketTooLargeError} more than 4 MiB
    * @throws {InvalidArgumentError} empty packet
    */
-  async writeToAddress(buf: Uint8Array, to: Address): Promise<number> {
+  async writeToAddress(buf: Uint8Array, to: Address, options?: DialOptions): Promise<number> {
     this.assertListening('writeToAddress')
-    this.checkPacket(buf, MEMORY_MAX_PACKET_SIZE)
+    this.checkPacket(buf, MEMORY_MAX_PACKET_SIZE, options?.signal)
     if (this.#registry.partitioned(to)) {
       this.counters.packets.sendDropped++
       return this.clock.now()

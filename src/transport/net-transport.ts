@@ -172,9 +172,9 @@ export class NetTransport extends BaseTransport {
    * @throws {NoRouteError} no socket of the destination's address family is bound
    * @throws {SocketError} the send failed (remote, `cause` kept); a failed name lookup is local
    */
-  async writeToAddress(buf: Uint8Array, to: Address): Promise<number> {
+  async writeToAddress(buf: Uint8Array, to: Address, options?: DialOptions): Promise<number> {
     this.assertListening('writeToAddress')
-    this.checkPacket(buf, MAX_UDP_PAYLOAD)
+    this.checkPacket(buf, MAX_UDP_PAYLOAD, options?.signal)
     const target = parseHostPort(to.addr, 'packet destination')
     const route = this.#udpFor(target.host)
     if (route === undefined) {

@@ -276,7 +276,7 @@ export class WanfedTransport extends BaseTransport {
     name: string,
     signal: AbortSignal | undefined,
   ): Promise<number> {
-    this.checkPacket(buf, this.#maxPacketSize)
+    this.checkPacket(buf, this.#maxPacketSize, signal)
     try {
       const pending = this.#pool.send(name, buf, signal)
       const outcome = typeof pending === 'string' ? pending : await pending
