@@ -1,5 +1,5 @@
 import type { AddressInfo, Server } from 'node:net'
-import { ClosedError, InvalidArgumentError, WanfedError } from '../errors.ts'
+import { ClosedError, InvalidArgumentError, SocketError } from '../errors.ts'
 import { abortReason } from './abort.ts'
 
 export type ListenerStatus = 'idle' | 'listening' | 'closing' | 'closed'
@@ -56,13 +56,10 @@ export class ListenerLifecycle {
         server.off('listening', onListening)
         this.status = 'closed'
         reject(
-          new WanfedError(
-            'WANFED_ERR_SOCKET',
-            `${this.#what} cannot listen on ${host}:${port}: ${err.message}`,
-            {
-              cause: err,
-            },
-          ),
+          new SocketError(`${this.#what} cannot listen on ${host}:${port}: ${err.message}`, {
+            remote: false,
+            cause: err,
+          }),
         )
       }
       const onListening = () => {

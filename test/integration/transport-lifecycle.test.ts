@@ -86,6 +86,22 @@ describe('a failed listen() releases what it took', () => {
     await expect(t.listen()).rejects.toMatchObject({ code: 'WANFED_ERR_CLOSED' })
   })
 
+  it('AlpnServer and MeshGateway: a bind failure is a local SocketError naming the address', async () => {
+    const { port } = await takenPort()
+    const server = new AlpnServer({ tls: tls() })
+    const gw = new MeshGateway({ datacenter: 'dc1', servers: {} })
+    for (const owner of [server, gw]) {
+      const err = await owner.listen({ host: '127.0.0.1', port }).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(SocketError)
+      expect(err).toMatchObject({ code: 'WANFED_ERR_SOCKET', remote: false })
+      expect((err as Error).message).toContain(`127.0.0.1:${port}`)
+      await owner.close()
+      await expect(owner.listen({ host: '127.0.0.1', port: 0 })).rejects.toMatchObject({
+        code: 'WANFED_ERR_CLOSED',
+      })
+    }
+  })
+
   it('WanfedTransport: its handlers leave the AlpnServer, so a fresh transport can take it', async () => {
     const { port } = await takenPort()
     const server = new AlpnServer({ tls: tls() })
