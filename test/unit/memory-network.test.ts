@@ -394,7 +394,8 @@ describe('MemoryNetwork', () => {
     await expect(a.dialAddressTimeout({ addr: '127.0.0.1:1' }, 100)).rejects.toBeInstanceOf(
       ClosedError,
     )
-    await expect(a.listen()).resolves.toBeUndefined() // the earlier listen() promise, settled
+    // After close, listen() is refused as every other operation is (issue 7).
+    await expect(a.listen()).rejects.toBeInstanceOf(ClosedError)
   })
 
   it('finalAdvertiseAddr returns its own address unless overridden', () => {
