@@ -55,16 +55,16 @@ export interface BaseTransportOptions {
  *
  * @example
  * ```ts
- * import { type Address, BaseTransport, type Transport } from 'wanfed/transport'
+ * import { type Address, BaseTransport, type DialOptions, type Transport } from 'wanfed/transport'
  *
  * class Tagged extends BaseTransport {
  *   constructor(readonly inner: Transport) { super() }
  *   get capabilities() { return this.inner.capabilities }
  *   finalAdvertiseAddr(ip?: string, port?: number) { return this.inner.finalAdvertiseAddr(ip, port) }
- *   async writeToAddress(buf: Uint8Array, to: Address) {
+ *   async writeToAddress(buf: Uint8Array, to: Address, options: DialOptions = {}) {
  *     this.assertListening('writeToAddress')
- *     this.checkPacket(buf, this.capabilities.maxPacketSize)
- *     const at = await this.inner.writeToAddress(buf, to)
+ *     this.checkPacket(buf, this.capabilities.maxPacketSize, options.signal)
+ *     const at = await this.inner.writeToAddress(buf, to, options)
  *     this.counters.packets.sent++
  *     return at
  *   }
