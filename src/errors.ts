@@ -31,6 +31,9 @@ export type WanfedErrorCode =
   | 'WANFED_ERR_DESTROYED'
   | 'WANFED_ERR_CERT'
   | 'WANFED_ERR_BAD_CLIENT_HELLO'
+  | 'WANFED_ERR_INVALID_FEDERATION_STATE'
+  | 'WANFED_ERR_BAD_SNAPSHOT'
+  | 'WANFED_ERR_PERSIST'
 
 const kWanfedError = Symbol.for('wanfed.error')
 
@@ -169,6 +172,20 @@ export class ClientHelloError extends define(
   'WANFED_ERR_BAD_CLIENT_HELLO',
   true,
 ) {}
+
+/**
+ * A federation state or a request about one is malformed: a missing datacenter, an unknown
+ * operation, a field of the wrong type. Nothing was changed.
+ */
+export class InvalidFederationStateError extends define(
+  'InvalidFederationStateError',
+  'WANFED_ERR_INVALID_FEDERATION_STATE',
+  false,
+) {}
+/** A federation-state snapshot (or the persisted file holding one) does not decode. Nothing was changed. */
+export class SnapshotError extends define('SnapshotError', 'WANFED_ERR_BAD_SNAPSHOT', false) {}
+/** Writing or reading the federation-state store's file failed; `cause` keeps the file system error. */
+export class PersistError extends define('PersistError', 'WANFED_ERR_PERSIST', false) {}
 
 /** True when `err` is a wanfed error, optionally with the given code. */
 export function isWanfedError(err: unknown, code?: WanfedErrorCode): err is WanfedError {
