@@ -12,6 +12,38 @@
  * @packageDocumentation
  */
 
+export type {
+  FederationState,
+  GatewayNode,
+  GatewayService,
+  HealthCheck,
+  HealthStatus,
+  MeshGatewayEntry,
+  ServiceAddress,
+} from './federation/state.ts'
+export {
+  isSameFederationState,
+  META_WAN_FEDERATION_KEY,
+  META_WAN_FEDERATION_VALUE,
+} from './federation/state.ts'
+export type {
+  BlockingQueryOptions,
+  FederationStateOp,
+  FederationStateRequest,
+  FederationStateStoreOptions,
+  FederationStateStoreStats,
+  GetResult,
+  ListMeshGatewaysResult,
+  ListResult,
+  OpenFederationStateStoreOptions,
+} from './federation/store.ts'
+export { FederationStateStore } from './federation/store.ts'
+export type { FederationStateInput, MeshGatewayInput } from './federation/validate.ts'
+export { parseFederationState } from './federation/validate.ts'
+export {
+  DEFAULT_QUERY_TIME_MS,
+  MAX_QUERY_TIME_MS,
+} from './federation/watchers.ts'
 export type { GatewayHealth, StaticGatewayLocatorOptions } from './static.ts'
 export { StaticGatewayLocator } from './static.ts'
 export type { GatewayLocator } from './types.ts'
