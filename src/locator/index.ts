@@ -13,6 +13,18 @@
  */
 
 export type {
+  FederationGatewayLocatorEvents,
+  FederationGatewayLocatorOptions,
+  LocatorDecision,
+} from './federation/gateway-locator.ts'
+export {
+  FederationGatewayLocator,
+  LOCATOR_MAX_ERROR_BACKOFF_MS,
+  LOCATOR_REFRESH_BURST,
+  LOCATOR_REFRESH_RATE,
+} from './federation/gateway-locator.ts'
+export { FAILURES_BEFORE_DIALING_DIRECTLY } from './federation/replication-signal.ts'
+export type {
   FederationState,
   GatewayNode,
   GatewayService,
@@ -44,6 +56,7 @@ export {
   DEFAULT_QUERY_TIME_MS,
   MAX_QUERY_TIME_MS,
 } from './federation/watchers.ts'
-export type { GatewayHealth, StaticGatewayLocatorOptions } from './static.ts'
+export type { GatewayHealth } from './gateway-health.ts'
+export type { StaticGatewayLocatorOptions } from './static.ts'
 export { StaticGatewayLocator } from './static.ts'
 export type { GatewayLocator } from './types.ts'
