@@ -24,6 +24,11 @@ export {
   LOCATOR_REFRESH_RATE,
 } from './federation/gateway-locator.ts'
 export { FAILURES_BEFORE_DIALING_DIRECTLY } from './federation/replication-signal.ts'
+export type { FederationStateClientOptions } from './federation/rpc-client.ts'
+export { DEFAULT_RPC_TIMEOUT_MS, FederationStateClient } from './federation/rpc-client.ts'
+export { ALPN_FEDERATION_STATE } from './federation/rpc-protocol.ts'
+export type { FederationStateServiceOptions } from './federation/rpc-service.ts'
+export { DEFAULT_RPC_IDLE_TIMEOUT_MS, FederationStateService } from './federation/rpc-service.ts'
 export type {
   FederationState,
   GatewayNode,
