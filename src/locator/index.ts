@@ -24,6 +24,22 @@ export {
   LOCATOR_REFRESH_RATE,
 } from './federation/gateway-locator.ts'
 export { FAILURES_BEFORE_DIALING_DIRECTLY } from './federation/replication-signal.ts'
+export type {
+  FederationStateReplicatorEvents,
+  FederationStateReplicatorOptions,
+  FederationStateSource,
+  ReplicationListener,
+  ReplicationRound,
+} from './federation/replicator.ts'
+export {
+  FederationStateReplicator,
+  REPLICATION_APPLY_LIMIT,
+  REPLICATION_BURST,
+  REPLICATION_JITTER,
+  REPLICATION_MAX_BACKOFF_MS,
+  REPLICATION_MIN_BACKOFF_MS,
+  REPLICATION_RATE,
+} from './federation/replicator.ts'
 export type { FederationStateClientOptions } from './federation/rpc-client.ts'
 export { DEFAULT_RPC_TIMEOUT_MS, FederationStateClient } from './federation/rpc-client.ts'
 export { ALPN_FEDERATION_STATE } from './federation/rpc-protocol.ts'

@@ -255,6 +255,7 @@ describe('FederationStateStore: blocking reads', () => {
     await expect(p).rejects.toBeInstanceOf(ClosedError)
     expect(() => s.upsert(state('dc2'))).toThrow(ClosedError)
     await expect(s.blockingList({ minIndex: 1 })).rejects.toBeInstanceOf(ClosedError)
+    await expect(s.blockingList()).rejects.toBeInstanceOf(ClosedError)
     expect(s.get('dc1').state?.datacenter).toBe('dc1')
     expect(clock.liveTimers).toBe(0)
   })

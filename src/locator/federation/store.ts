@@ -292,6 +292,7 @@ export class FederationStateStore {
     options: BlockingQueryOptions,
     read: () => T,
   ): Promise<T> {
+    this.#open()
     const minIndex = options.minIndex ?? 0
     if (!Number.isSafeInteger(minIndex) || minIndex < 0)
       throw new InvalidArgumentError('minIndex must be a non-negative safe integer')
