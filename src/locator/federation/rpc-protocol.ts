@@ -3,6 +3,7 @@ import {
   ClosedError,
   InvalidArgumentError,
   InvalidFederationStateError,
+  PersistError,
   RpcError,
   TimeoutError,
   type WanfedError,
@@ -99,6 +100,8 @@ export function remoteError(body: { code: WanfedErrorCode; message: string }): W
       return new ClosedError(message, opts)
     case 'WANFED_ERR_TIMEOUT':
       return new TimeoutError(message, opts)
+    case 'WANFED_ERR_PERSIST':
+      return new PersistError(message, opts)
     default:
       return new RpcError(`${message} (${body.code})`)
   }
