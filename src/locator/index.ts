@@ -13,6 +13,14 @@
  */
 
 export type {
+  AntiEntropyRound,
+  FederationStateAntiEntropyEvents,
+  FederationStateAntiEntropyOptions,
+  FederationStateWriter,
+  GatewaySource,
+} from './federation/anti-entropy.ts'
+export { FederationStateAntiEntropy } from './federation/anti-entropy.ts'
+export type {
   FederationGatewayLocatorEvents,
   FederationGatewayLocatorOptions,
   LocatorDecision,
@@ -23,6 +31,11 @@ export {
   LOCATOR_REFRESH_BURST,
   LOCATOR_REFRESH_RATE,
 } from './federation/gateway-locator.ts'
+export type { FederationStatePrunerOptions } from './federation/pruner.ts'
+export {
+  FEDERATION_STATE_PRUNE_INTERVAL_MS,
+  FederationStatePruner,
+} from './federation/pruner.ts'
 export { FAILURES_BEFORE_DIALING_DIRECTLY } from './federation/replication-signal.ts'
 export type {
   FederationStateReplicatorEvents,

@@ -86,19 +86,19 @@ describe('federation-state service over TLS', () => {
       await c.apply({ op: 'upsert', state: state('dc2', gateway({ wan: '203.0.113.1' })) }),
     ).toEqual({
       applied: true,
-      index: 1,
+      index: 2,
     })
     const got = await c.get('DC2')
-    expect(got.index).toBe(1)
+    expect(got.index).toBe(2)
     expect(got.state?.updatedAt).toBe(1_700_000_000_000)
     expect(got.state?.meshGateways[0]?.service.taggedAddresses['wan']?.address).toBe('203.0.113.1')
-    expect(await c.get('dc9')).toEqual({ index: 1, state: undefined })
+    expect(await c.get('dc9')).toEqual({ index: 2, state: undefined })
     const list = await c.list()
     expect(list.states.map((s) => s.datacenter)).toEqual(['dc2'])
     expect(Object.keys((await c.listMeshGateways()).gateways)).toEqual(['dc2'])
     expect(await c.apply({ op: 'delete', state: { datacenter: 'dc2' } })).toEqual({
       applied: false,
-      index: 2,
+      index: 3,
     })
     expect(p.service.stats().requests).toBe(6)
   })
@@ -107,12 +107,12 @@ describe('federation-state service over TLS', () => {
     const p = await node('bob', 'dc1')
     const c = client('dc1', p.address)
     p.store.upsert(state('dc1'))
-    const blocked = c.list({ minIndex: 1, waitMs: 10_000 })
+    const blocked = c.list({ minIndex: 2, waitMs: 10_000 })
     await new Promise((r) => setTimeout(r, 50))
     p.store.upsert(state('dc2'))
-    expect((await blocked).index).toBe(2)
-    const timedOut = await c.list({ minIndex: 2, waitMs: 50 })
-    expect(timedOut.index).toBe(2)
+    expect((await blocked).index).toBe(3)
+    const timedOut = await c.list({ minIndex: 3, waitMs: 50 })
+    expect(timedOut.index).toBe(3)
   })
 
   it('errors come back typed and remote: unknown op, missing datacenter', async () => {
@@ -137,7 +137,7 @@ describe('federation-state service over TLS', () => {
     const s = await node('betty', 'dc2', client('dc1', p.address))
     expect(
       await client('dc2', s.address, 'bonnie').apply({ op: 'upsert', state: state('dc2') }),
-    ).toEqual({ applied: true, index: 1 })
+    ).toEqual({ applied: true, index: 2 })
     expect(p.store.get('dc2').state?.datacenter).toBe('dc2')
     expect(s.store.get('dc2').state).toBeUndefined()
   })
@@ -167,14 +167,14 @@ describe('federation-state service over TLS', () => {
     const p = await node('bob', 'dc1')
     p.store.upsert(state('dc1'))
     const r = await raw(p.address)
-    r.socket.write(encodeFrame(encode({ id: 1, method: 'List', args: { minIndex: 1 } })))
+    r.socket.write(encodeFrame(encode({ id: 1, method: 'List', args: { minIndex: 2 } })))
     await new Promise((res) => setTimeout(res, 50))
     expect(p.store.stats().waiting).toBe(1)
     r.socket.destroy()
     while (p.store.stats().waiting > 0) await new Promise((res) => setTimeout(res, 5))
     const c = client('dc1', p.address)
     const ac = new AbortController()
-    const blocked = c.list({ minIndex: 1, signal: ac.signal })
+    const blocked = c.list({ minIndex: 2, signal: ac.signal })
     await new Promise((res) => setTimeout(res, 20))
     ac.abort()
     await expect(blocked).rejects.toBeInstanceOf(AbortError)

@@ -76,9 +76,9 @@ describe('FederationStateReplicator', () => {
     t.replicator.start()
     await settle()
     expect(view(t.secondary)).toEqual(view(t.primary))
-    expect(t.secondary.get('dc3').state?.primaryModifyIndex).toBe(3)
-    expect(t.secondary.get('dc1').state?.primaryModifyIndex).toBe(1)
-    expect(t.rounds[0]).toMatchObject({ ok: true, full: true, updated: 2, remoteIndex: 3 })
+    expect(t.secondary.get('dc3').state?.primaryModifyIndex).toBe(4)
+    expect(t.secondary.get('dc1').state?.primaryModifyIndex).toBe(2)
+    expect(t.rounds[0]).toMatchObject({ ok: true, full: true, updated: 2, remoteIndex: 4 })
     t.primary.delete('dc3')
     t.primary.upsert(state('dc4'))
     await settle()
@@ -146,7 +146,7 @@ describe('FederationStateReplicator', () => {
     t.replicator.start()
     await settle()
     expect(view(t.secondary).map((x) => x.dc)).toEqual(['dc1', 'dc7', 'dc8'])
-    // A primary restored from an older snapshot, then written once: index 2 < 3.
+    // A primary restored from an older snapshot, then written once: index 3 < 4.
     t.primary.restore(old)
     t.primary.upsert(state('dc9'))
     await settle()

@@ -20,21 +20,21 @@ describe('FederationStateStore: index rules (Consul state/federation_state.go)',
     const { s } = store()
     expect(s.index).toBe(0)
     const a = s.upsert(state('dc1', gateway()))
-    expect(a).toMatchObject({ createIndex: 1, modifyIndex: 1, primaryModifyIndex: 1 })
+    expect(a).toMatchObject({ createIndex: 2, modifyIndex: 2, primaryModifyIndex: 2 })
     s.upsert(state('dc2'))
     const a2 = s.upsert(state('dc1', gateway({ port: 9 })))
-    expect(a2).toMatchObject({ createIndex: 1, modifyIndex: 3, primaryModifyIndex: 3 })
+    expect(a2).toMatchObject({ createIndex: 2, modifyIndex: 4, primaryModifyIndex: 4 })
     const replicated = s.upsert({ ...state('dc3'), primaryModifyIndex: 77 })
-    expect(replicated).toMatchObject({ createIndex: 4, modifyIndex: 4, primaryModifyIndex: 77 })
-    expect(s.index).toBe(4)
+    expect(replicated).toMatchObject({ createIndex: 5, modifyIndex: 5, primaryModifyIndex: 77 })
+    expect(s.index).toBe(5)
   })
 
   it('an unchanged upsert still takes an index, as Consul does', () => {
     const { s } = store()
     s.upsert(state('dc1'))
     s.upsert(state('dc1'))
-    expect(s.index).toBe(2)
-    expect(s.get('dc1').state?.modifyIndex).toBe(2)
+    expect(s.index).toBe(3)
+    expect(s.get('dc1').state?.modifyIndex).toBe(3)
   })
 
   it('compares datacenter keys case-insensitively and keeps the latest spelling', () => {
@@ -42,7 +42,7 @@ describe('FederationStateStore: index rules (Consul state/federation_state.go)',
     s.upsert(state('DC1'))
     s.upsert(state('dc1', gateway()))
     expect(s.list().states.map((x) => x.datacenter)).toEqual(['dc1'])
-    expect(s.get('Dc1').state?.createIndex).toBe(1)
+    expect(s.get('Dc1').state?.createIndex).toBe(2)
     expect(s.delete('DC1')).toBe(true)
     expect(s.list().states).toEqual([])
   })
@@ -51,17 +51,17 @@ describe('FederationStateStore: index rules (Consul state/federation_state.go)',
     const { s } = store()
     s.upsert(state('dc1'))
     s.upsert(state('dc2'))
-    expect(s.get('dc9')).toEqual({ index: 2, state: undefined })
+    expect(s.get('dc9')).toEqual({ index: 3, state: undefined })
   })
 
   it('a delete of a missing record changes nothing; an existing one bumps the index', () => {
     const { s } = store()
     s.upsert(state('dc1'))
     expect(s.delete('dc2')).toBe(false)
-    expect(s.index).toBe(1)
-    expect(s.delete('dc1')).toBe(true)
     expect(s.index).toBe(2)
-    expect(s.get('dc1')).toEqual({ index: 2, state: undefined })
+    expect(s.delete('dc1')).toBe(true)
+    expect(s.index).toBe(3)
+    expect(s.get('dc1')).toEqual({ index: 3, state: undefined })
   })
 
   it('lists in lowercased datacenter order, and mesh gateways only for DCs that have some', () => {
@@ -72,7 +72,7 @@ describe('FederationStateStore: index rules (Consul state/federation_state.go)',
     s.upsert(state('Dc0', gateway({ name: 'a' })))
     expect(s.list().states.map((x) => x.datacenter)).toEqual(['Dc0', 'dc1', 'DC10', 'dc2'])
     const mg = s.listMeshGateways()
-    expect(mg.index).toBe(4)
+    expect(mg.index).toBe(5)
     expect(Object.keys(mg.gateways)).toEqual(['Dc0', 'DC10', 'dc2'])
     expect(mg.gateways['dc2']?.[0]?.node.node).toBe('b')
   })
@@ -81,7 +81,7 @@ describe('FederationStateStore: index rules (Consul state/federation_state.go)',
     const { s } = store()
     expect(s.apply({ op: 'upsert', state: state('dc1') })).toBe(true)
     expect(s.apply({ op: 'delete', state: { datacenter: 'dc1' } })).toBe(false)
-    expect(s.index).toBe(2)
+    expect(s.index).toBe(3)
     const bad: unknown[] = [
       { op: 'replace', state: state('dc1') },
       { op: 'upsert', state: { datacenter: '' } },
@@ -98,7 +98,7 @@ describe('FederationStateStore: index rules (Consul state/federation_state.go)',
     expect(() => s.apply({ op: 'upsert', state: { datacenter: '' } })).toThrow(
       'missing federation state datacenter',
     )
-    expect(s.index).toBe(2)
+    expect(s.index).toBe(3)
     expect(s.list().states).toEqual([])
   })
 
@@ -120,7 +120,7 @@ describe('FederationStateStore: blocking reads', () => {
     expect(s.list().index).toBe(0)
     s.upsert(state('dc1'))
     s.upsert(state('dc2'))
-    expect((await s.blockingList({ minIndex: 1 })).index).toBe(2)
+    expect((await s.blockingList({ minIndex: 1 })).index).toBe(3)
   })
 
   it('an empty store blocked at index 1 waits (index 0 reads as 1)', async () => {
@@ -133,21 +133,32 @@ describe('FederationStateStore: blocking reads', () => {
     await settle()
     expect(done).toBe(false)
     s.upsert(state('dc1'))
-    expect((await p).index).toBe(1)
+    expect((await p).index).toBe(2)
     s.upsert(state('dc2'))
+    expect(clock.liveTimers).toBe(0)
+  })
+
+  it('a reader that got the forced index 1 from an empty store sees the first write, even one made before it blocks', async () => {
+    const { s, clock } = store()
+    const first = await s.blockingList()
+    expect(first.index).toBe(1)
+    s.upsert(state('dc1'))
+    const r = await s.blockingList({ minIndex: first.index, waitMs: 1000 })
+    expect(r.index).toBe(2)
+    expect(r.states).toHaveLength(1)
     expect(clock.liveTimers).toBe(0)
   })
 
   it('wakes a blocked list on any write and releases its timer', async () => {
     const { s, clock } = store()
     s.upsert(state('dc1'))
-    const p = s.blockingList({ minIndex: 1 })
+    const p = s.blockingList({ minIndex: 2 })
     await settle()
     expect(s.stats().waiting).toBe(1)
     expect(clock.liveTimers).toBe(1)
     s.upsert(state('dc2'))
     const r = await p
-    expect(r.index).toBe(2)
+    expect(r.index).toBe(3)
     expect(r.states).toHaveLength(2)
     expect(clock.liveTimers).toBe(0)
     expect(s.stats().waiting).toBe(0)
@@ -157,7 +168,7 @@ describe('FederationStateStore: blocking reads', () => {
     const { s, clock } = store()
     s.upsert(state('dc1'))
     let woke = false
-    const p = s.blockingGet('DC1', { minIndex: 1 }).then((r) => {
+    const p = s.blockingGet('DC1', { minIndex: 2 }).then((r) => {
       woke = true
       return r
     })
@@ -165,7 +176,7 @@ describe('FederationStateStore: blocking reads', () => {
     await settle()
     expect(woke).toBe(false)
     s.delete('dc1')
-    expect(await p).toEqual({ index: 3, state: undefined })
+    expect(await p).toEqual({ index: 4, state: undefined })
     expect(clock.liveTimers).toBe(0)
   })
 
@@ -180,7 +191,7 @@ describe('FederationStateStore: blocking reads', () => {
     const { s, clock } = store(() => 0.5)
     s.upsert(state('dc1'))
     let result: { index: number } | undefined
-    const p = s.blockingList({ minIndex: 1, waitMs: 16_000 }).then((r) => {
+    const p = s.blockingList({ minIndex: 2, waitMs: 16_000 }).then((r) => {
       result = r
     })
     await settle()
@@ -189,7 +200,7 @@ describe('FederationStateStore: blocking reads', () => {
     expect(result).toBeUndefined()
     await clock.advance(1)
     await p
-    expect(result?.index).toBe(1)
+    expect(result?.index).toBe(2)
     expect(clock.liveTimers).toBe(0)
   })
 
@@ -207,13 +218,13 @@ describe('FederationStateStore: blocking reads', () => {
     const { s, clock } = store()
     s.upsert(state('dc1'))
     const ac = new AbortController()
-    const p = s.blockingList({ minIndex: 1, signal: ac.signal })
+    const p = s.blockingList({ minIndex: 2, signal: ac.signal })
     await settle()
     ac.abort()
     await expect(p).rejects.toBeInstanceOf(AbortError)
     expect(clock.liveTimers).toBe(0)
     expect(s.stats().waiting).toBe(0)
-    await expect(s.blockingList({ minIndex: 1, signal: ac.signal })).rejects.toBeInstanceOf(
+    await expect(s.blockingList({ minIndex: 2, signal: ac.signal })).rejects.toBeInstanceOf(
       AbortError,
     )
     expect(clock.liveTimers).toBe(0)
@@ -237,19 +248,19 @@ describe('FederationStateStore: blocking reads', () => {
     const old = s.snapshot()
     s.upsert(state('dc2'))
     s.upsert(state('dc3'))
-    const list = s.blockingList({ minIndex: 3 })
-    const get = s.blockingGet('dc3', { minIndex: 3 })
+    const list = s.blockingList({ minIndex: 4 })
+    const get = s.blockingGet('dc3', { minIndex: 4 })
     await settle()
     s.restore(old)
-    expect((await list).index).toBe(1)
-    expect(await get).toEqual({ index: 1, state: undefined })
+    expect((await list).index).toBe(2)
+    expect(await get).toEqual({ index: 2, state: undefined })
     expect(clock.liveTimers).toBe(0)
   })
 
   it('close rejects blocked reads with ClosedError and refuses writes', async () => {
     const { s, clock } = store()
     s.upsert(state('dc1'))
-    const p = s.blockingList({ minIndex: 1 })
+    const p = s.blockingList({ minIndex: 2 })
     await settle()
     await s.close()
     await expect(p).rejects.toBeInstanceOf(ClosedError)
@@ -263,7 +274,7 @@ describe('FederationStateStore: blocking reads', () => {
   it('holds many blocked reads and wakes them all on one write', async () => {
     const { s, clock } = store()
     s.upsert(state('dc1'))
-    const reads = Array.from({ length: 100 }, () => s.blockingListMeshGateways({ minIndex: 1 }))
+    const reads = Array.from({ length: 100 }, () => s.blockingListMeshGateways({ minIndex: 2 }))
     await settle()
     expect(s.stats().waiting).toBe(100)
     s.upsert(state('dc2', gateway()))

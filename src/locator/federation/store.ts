@@ -146,7 +146,7 @@ export class FederationStateStore {
     return store
   }
 
-  /** The table index: the index of the last write. 0 for a store never written. */
+  /** The table index: the index of the last write. 0 for a store never written; the first write takes 2. */
   get index(): number {
     return this.#index
   }
@@ -177,7 +177,7 @@ export class FederationStateStore {
     this.#open()
     const parsed = parseFederationState(input)
     const k = key(parsed.datacenter)
-    const idx = this.#index + 1
+    const idx = this.#nextIndex()
     const existing = this.#byKey.get(k)
     const stored = Object.freeze({
       ...parsed,
@@ -195,7 +195,7 @@ export class FederationStateStore {
     this.#open()
     const k = key(datacenter)
     if (!this.#byKey.delete(k)) return false
-    this.#changed(k, this.#index + 1)
+    this.#changed(k, this.#nextIndex())
     return true
   }
 
@@ -303,15 +303,22 @@ export class FederationStateStore {
       this.#maxQueryTimeMs,
     )
     let result = read()
-    // Index 0 would make a client that blocks on the returned index spin; Consul forces 1. The
-    // first write then also has index 1, which is why any wake (a change, a restore, the timeout)
-    // returns rather than comparing the index again.
+    // Index 0 would make a client that blocks on the returned index spin; Consul forces 1. Any
+    // wake (a change, a restore, the timeout) returns: a restore may move the index backwards.
     if (minIndex > 0 && Math.max(1, result.index) <= minIndex) {
       await this.#watchers.wait(key, wait, options.signal)
       result = read()
     }
     if (result.index < 1) result = { ...result, index: 1 }
     return result
+  }
+
+  /**
+   * Blocking reads report an empty store's index 0 as 1 (Consul's rule, so a client never spins),
+   * so the first write takes 2: a reader blocked at 1 must see it, as it sees every later write.
+   */
+  #nextIndex(): number {
+    return Math.max(this.#index, 1) + 1
   }
 
   #sortedStates(): FederationState[] {
