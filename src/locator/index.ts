@@ -31,6 +31,15 @@ export {
   LOCATOR_REFRESH_BURST,
   LOCATOR_REFRESH_RATE,
 } from './federation/gateway-locator.ts'
+export type {
+  FallbackTarget,
+  PrimaryGatewayDiscoveryEvents,
+  PrimaryGatewayDiscoveryOptions,
+} from './federation/primary-gateway-discovery.ts'
+export {
+  PRIMARY_GATEWAYS_INTERVAL_MS,
+  PrimaryGatewayDiscovery,
+} from './federation/primary-gateway-discovery.ts'
 export type { FederationStatePrunerOptions } from './federation/pruner.ts'
 export {
   FEDERATION_STATE_PRUNE_INTERVAL_MS,
