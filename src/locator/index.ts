@@ -62,6 +62,8 @@ export {
   REPLICATION_MIN_BACKOFF_MS,
   REPLICATION_RATE,
 } from './federation/replicator.ts'
+export type { FederationRouteLocatorOptions } from './federation/route-locator.ts'
+export { FederationRouteLocator } from './federation/route-locator.ts'
 export type { FederationStateClientOptions } from './federation/rpc-client.ts'
 export { DEFAULT_RPC_TIMEOUT_MS, FederationStateClient } from './federation/rpc-client.ts'
 export { ALPN_FEDERATION_STATE } from './federation/rpc-protocol.ts'
@@ -103,5 +105,3 @@ export type { GatewayHealth } from './gateway-health.ts'
 export type { StaticGatewayLocatorOptions } from './static.ts'
 export { StaticGatewayLocator } from './static.ts'
 export type { GatewayLocator } from './types.ts'
-export type { FederationRouteLocatorOptions } from './federation/route-locator.ts'
-export { FederationRouteLocator } from './federation/route-locator.ts'
