@@ -4,11 +4,13 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { AlpnServer } from '../../src/alpn/server.ts'
 import { MeshGateway } from '../../src/gateway/mesh-gateway.ts'
+import { FederationStateAntiEntropy } from '../../src/locator/federation/anti-entropy.ts'
 import { FederationGatewayLocator } from '../../src/locator/federation/gateway-locator.ts'
 import { FederationStateReplicator } from '../../src/locator/federation/replicator.ts'
 import { FederationStateClient } from '../../src/locator/federation/rpc-client.ts'
 import { FederationStateService } from '../../src/locator/federation/rpc-service.ts'
 import { FederationStateStore } from '../../src/locator/federation/store.ts'
+import type { MeshGatewayInput } from '../../src/locator/federation/validate.ts'
 import { StaticGatewayLocator } from '../../src/locator/static.ts'
 import { gateway, state } from '../helpers/federation.ts'
 import { caPem, tlsFixture } from '../helpers/fixtures.ts'
@@ -215,5 +217,38 @@ describe('federation-state replication through mesh gateways (real TLS)', () => 
     await converged(f, 'after restore')
     expect(f.secondary.list().states.map((s) => s.datacenter)).toEqual(['dc1', 'dc99'])
     expect(f.replicator.stats().fullSyncs).toBe(fullSyncs + 1)
+  })
+
+  it("a secondary's anti-entropy pushes its gateways to the primary through the gateways and settles once the copy comes back", async () => {
+    const f = await federation()
+    f.replicator.start()
+    let list: MeshGatewayInput[] = [gateway({ name: 'b1', lan: '10.2.0.1' })]
+    const ae = new FederationStateAntiEntropy({
+      datacenter: 'dc2',
+      primaryDatacenter: 'dc1',
+      store: f.secondary,
+      gateways: () => list,
+      primary: f.client,
+      rate: 1000,
+      clock,
+    })
+    const outcomes: string[] = []
+    ae.on('round', (r) => outcomes.push(r.outcome))
+    cleanups.push(() => ae.close())
+    ae.start()
+    await until(() => f.locator.localGateways().length === 1, 'own gateway replicated back', 10_000)
+    await until(() => outcomes.includes('skipped'), 'a skipped round', 10_000)
+    expect(f.primary.store.get('dc2').state?.updatedAt).toBeGreaterThan(0)
+    list = [...list, gateway({ name: 'b2', lan: '10.2.0.2' })]
+    ae.notify()
+    await until(
+      () =>
+        f.locator.localGateways().length === 2 &&
+        outcomes.filter((o) => o === 'synced').length === 2,
+      'second gateway',
+      10_000,
+    )
+    expect(f.locator.localGateways()).toEqual(['10.2.0.1:8443', '10.2.0.2:8443'])
+    expect(outcomes.filter((o) => o === 'synced')).toHaveLength(2)
   })
 })

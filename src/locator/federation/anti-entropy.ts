@@ -227,9 +227,9 @@ export class FederationStateAntiEntropy extends EventEmitter<FederationStateAnti
     else await (this.#primary as FederationStateWriter).apply({ op: 'upsert', state }, { signal })
     debug('federation state anti-entropy synced')
     this.emit('round', { outcome: 'synced' })
-    // In the primary the write itself must not wake the next round; in a secondary the copy
-    // changes only when replication brings the write back, which is what the wait is for.
-    return this.#store.get(this.#datacenter).index
+    // Block from the index read before the write, as Consul does: in a secondary the copy may
+    // come back from the primary before this round even returns, and must still wake the next.
+    return prev.index
   }
 
   /** Until the stored copy changes past `index`, the source changes, or the blocking wait ends. */
