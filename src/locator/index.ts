@@ -20,6 +20,10 @@ export type {
   GatewaySource,
 } from './federation/anti-entropy.ts'
 export { FederationStateAntiEntropy } from './federation/anti-entropy.ts'
+export {
+  toConsulCheckServiceNodeJson,
+  toConsulFederationStateJson,
+} from './federation/consul-json.ts'
 export type {
   FederationGatewayLocatorEvents,
   FederationGatewayLocatorOptions,
