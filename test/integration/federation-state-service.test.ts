@@ -115,6 +115,24 @@ describe('federation-state service over TLS', () => {
     expect(timedOut.index).toBe(3)
   })
 
+  it('List answers stay right across a restore that repeats an index with other contents', async () => {
+    const p = await node('bob', 'dc1')
+    const c = client('dc1', p.address)
+    p.store.upsert(state('dc1'))
+    const old = p.store.snapshot()
+    p.store.upsert(state('dc2'))
+    expect((await c.list()).states.map((s) => s.datacenter)).toEqual(['dc1', 'dc2'])
+    p.store.restore(old)
+    p.store.upsert(state('dc3'))
+    expect(p.store.index).toBe(3)
+    const again = await c.list()
+    expect(again.index).toBe(3)
+    expect(again.states.map((s) => s.datacenter)).toEqual(['dc1', 'dc3'])
+    expect((await c.listMeshGateways()).gateways).toEqual({})
+    const empty = await node('alice', 'dc1')
+    expect((await client('dc1', empty.address).list()).index).toBe(1)
+  })
+
   it('errors come back typed and remote: unknown op, missing datacenter', async () => {
     const p = await node('bob', 'dc1')
     const c = client('dc1', p.address)

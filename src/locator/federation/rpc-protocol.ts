@@ -52,6 +52,11 @@ export function decodeRequest(frame: Uint8Array): RpcRequest {
   return { id, method: method as RpcMethod, args: args as Record<string, unknown> }
 }
 
+/** A result already encoded as msgpack, spliced into its response unchanged (see {@link encodeMessage}). */
+export class EncodedResult {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
 /** Decodes one response frame; throws {@link RpcError} when it is malformed. */
 export function decodeResponse(frame: Uint8Array): RpcResponse {
   const o = decodeMap(frame, 'response')
@@ -75,6 +80,18 @@ export function decodeResponse(frame: Uint8Array): RpcResponse {
 }
 
 export function encodeMessage(message: RpcRequest | RpcResponse): Uint8Array {
+  if ('result' in message && message.result instanceof EncodedResult) {
+    // `{ id }` is a one-entry map; make it two and append `result` and the bytes as they are, so
+    // one encoding of a large List serves every waiting secondary.
+    const head = encode({ id: message.id })
+    const key = encode('result')
+    const out = new Uint8Array(head.length + key.length + message.result.bytes.length)
+    out.set(head)
+    out[0] = 0x82
+    out.set(key, head.length)
+    out.set(message.result.bytes, head.length + key.length)
+    return out
+  }
   // Undefined fields are left out rather than sent as nil, so optional fields stay optional.
   return encode(message, { ignoreUndefined: true })
 }

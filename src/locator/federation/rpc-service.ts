@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream'
+import { encode } from '@msgpack/msgpack'
 import { encodeFrame, FrameDecoder } from '../../alpn/frame.ts'
 import type { AlpnServer } from '../../alpn/server.ts'
 import { ClosedError, InvalidArgumentError, RpcError } from '../../errors.ts'
@@ -8,6 +9,7 @@ import type { FederationStateClient } from './rpc-client.ts'
 import {
   ALPN_FEDERATION_STATE,
   decodeRequest,
+  EncodedResult,
   encodeMessage,
   errorBody,
   MAX_IN_FLIGHT_PER_CONNECTION,
@@ -56,6 +58,8 @@ export class FederationStateService {
   readonly #clock: Clock
   readonly #connections = new Set<Connection>()
   readonly #servers = new Set<AlpnServer>()
+  // The last List and ListMeshGateways answers, encoded once per store generation.
+  readonly #encoded = new Map<string, { generation: number; result: EncodedResult }>()
   #closed = false
   #requests = 0
   #errors = 0
@@ -219,10 +223,27 @@ export class FederationStateService {
         return { index: r.index, state: r.state ?? null }
       }
       case 'List':
-        return await this.#store.blockingList(query())
+        await this.#store.blockingList(query())
+        return this.#current('List')
       case 'ListMeshGateways':
-        return await this.#store.blockingListMeshGateways(query())
+        await this.#store.blockingListMeshGateways(query())
+        return this.#current('ListMeshGateways')
     }
+  }
+
+  /**
+   * The store's current answer, encoded once per store generation (not index: a restore can
+   * repeat an index with other contents). Read now, after the blocking wait, so the cache key and
+   * the contents come from the same moment; the answer is at least as new as the wait's.
+   */
+  #current(method: 'List' | 'ListMeshGateways'): EncodedResult {
+    const generation = this.#store.generation
+    const hit = this.#encoded.get(method)
+    if (hit !== undefined && hit.generation === generation) return hit.result
+    const r = method === 'List' ? this.#store.list() : this.#store.listMeshGateways()
+    const encoded = new EncodedResult(encode({ ...r, index: Math.max(1, r.index) }))
+    this.#encoded.set(method, { generation, result: encoded })
+    return encoded
   }
 
   async #apply(

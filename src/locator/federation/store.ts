@@ -146,6 +146,14 @@ export class FederationStateStore {
     return store
   }
 
+  /**
+   * Counts every change, restores included. Unlike {@link index} it never repeats a value for
+   * different contents (a restore can move the index backwards), so it keys caches of encoded reads.
+   */
+  get generation(): number {
+    return this.#version
+  }
+
   /** The table index: the index of the last write. 0 for a store never written; the first write takes 2. */
   get index(): number {
     return this.#index
