@@ -24,6 +24,8 @@ export {
   toConsulCheckServiceNodeJson,
   toConsulFederationStateJson,
 } from './federation/consul-json.ts'
+export type { FederationControlPlaneOptions } from './federation/control-plane.ts'
+export { FederationControlPlane } from './federation/control-plane.ts'
 export type {
   FederationGatewayLocatorEvents,
   FederationGatewayLocatorOptions,
