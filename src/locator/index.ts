@@ -12,6 +12,7 @@
  * @packageDocumentation
  */
 
+export type { BackoffOptions } from '../internal/backoff.ts'
 export type {
   AntiEntropyRound,
   FederationStateAntiEntropyEvents,
