@@ -4,6 +4,7 @@ import { dialViaGateway, encodeFrame, FrameDecoder } from '../../src/alpn/index.
 import { AlpnServer } from '../../src/alpn/server.ts'
 import {
   AbortError,
+  HandshakeTimeoutError,
   InvalidFederationStateError,
   RpcError,
   TimeoutError,
@@ -16,6 +17,7 @@ import { StaticGatewayLocator } from '../../src/locator/static.ts'
 import { gateway, state } from '../helpers/federation.ts'
 import { caPem, tlsFixture } from '../helpers/fixtures.ts'
 import { leakGuard } from '../helpers/leaks.ts'
+import { silentServer } from '../helpers/net.ts'
 
 const { clock, cleanups } = leakGuard()
 
@@ -217,5 +219,24 @@ describe('federation-state service over TLS', () => {
     const pending = short.list({ minIndex: 3, waitMs: 60_000 })
     await short.close()
     await expect(pending).rejects.toThrow('closed')
+  })
+
+  it('one caller aborting does not abort the dial other callers share', async () => {
+    const silent = await silentServer()
+    cleanups.push(() => silent.close())
+    const c = new FederationStateClient({
+      datacenter: 'dc1',
+      locator: new StaticGatewayLocator({ dc1: [`127.0.0.1:${silent.port}`] }),
+      tls: { ca: caPem(), ...tlsFixture('betty') },
+      handshakeTimeoutMs: 300,
+      clock,
+    })
+    cleanups.push(() => c.close())
+    const ac = new AbortController()
+    const a = c.list({ signal: ac.signal })
+    const b = c.list()
+    setTimeout(() => ac.abort(), 30)
+    await expect(a).rejects.toBeInstanceOf(AbortError)
+    await expect(b).rejects.toBeInstanceOf(HandshakeTimeoutError)
   })
 })

@@ -72,6 +72,9 @@ export class FederationStateClient {
   readonly #pending = new Map<number, Pending>()
   #nextId = 1
   #closed = false
+  // A dial is shared by every caller waiting for it, so it stops only on close, never on one
+  // caller's signal; each caller stops waiting on its own.
+  readonly #closing = new AbortController()
 
   constructor(options: FederationStateClientOptions) {
     if (typeof options?.datacenter !== 'string' || options.datacenter === '')
@@ -160,6 +163,7 @@ export class FederationStateClient {
   /** Closes the connection; pending requests reject with `ClosedError`. */
   async close(): Promise<void> {
     this.#closed = true
+    this.#closing.abort()
     const socket = this.#socket
     this.#fail(new ClosedError('federation-state client closed'))
     if (socket !== undefined && !socket.destroyed) {
@@ -183,7 +187,7 @@ export class FederationStateClient {
   ): Promise<unknown> {
     if (this.#closed) throw new ClosedError('federation-state client closed')
     if (signal?.aborted) throw abortReason(signal, `federation-state ${method}`)
-    const socket = await this.#connect(signal)
+    const socket = await this.#connect(signal, method)
     const id = this.#nextId++
     const blocking = minIndex !== undefined && minIndex > 0
     let wait = waitMs === undefined || waitMs === 0 ? DEFAULT_QUERY_TIME_MS : waitMs
@@ -218,17 +222,30 @@ export class FederationStateClient {
     })
   }
 
-  async #connect(signal: AbortSignal | undefined): Promise<TLSSocket> {
+  async #connect(signal: AbortSignal | undefined, method: string): Promise<TLSSocket> {
     if (this.#socket !== undefined && !this.#socket.destroyed) return this.#socket
     if (this.#connecting === undefined) {
-      this.#connecting = this.#dial(signal).finally(() => {
+      this.#connecting = this.#dial(this.#closing.signal).finally(() => {
         this.#connecting = undefined
       })
     }
-    return await this.#connecting
+    const connecting = this.#connecting
+    if (signal === undefined) return await connecting
+    let onAbort: (() => void) | undefined
+    try {
+      return await Promise.race([
+        connecting,
+        new Promise<never>((_, reject) => {
+          onAbort = () => reject(abortReason(signal, `federation-state ${method}`))
+          signal.addEventListener('abort', onAbort, { once: true })
+        }),
+      ])
+    } finally {
+      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
+    }
   }
 
-  async #dial(signal: AbortSignal | undefined): Promise<TLSSocket> {
+  async #dial(signal: AbortSignal): Promise<TLSSocket> {
     const o = this.#options
     const gateway = o.locator.pickGateway(this.datacenter)
     if (gateway === undefined)
@@ -244,7 +261,7 @@ export class FederationStateClient {
         ...(o.domain === undefined ? {} : { domain: o.domain }),
         ...(o.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: o.connectTimeoutMs }),
         ...(o.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: o.handshakeTimeoutMs }),
-        ...(signal === undefined ? {} : { signal }),
+        signal,
         ...(o.clock === undefined ? {} : { clock: o.clock }),
       })
     } catch (err) {
