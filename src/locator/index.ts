@@ -12,7 +12,7 @@
  * @packageDocumentation
  */
 
-export type { BackoffOptions } from '../internal/backoff.ts'
+export type { BackoffOptions } from './backoff-options.ts'
 export type {
   AntiEntropyRound,
   FederationStateAntiEntropyEvents,

@@ -6,7 +6,7 @@ import { ALPN_WAN_GOSSIP_PACKET, ALPN_WAN_GOSSIP_STREAM } from '../alpn/protocol
 import type { AlpnConnectionInfo, AlpnServer } from '../alpn/server.ts'
 import { TlsSessionCache } from '../alpn/session-cache.ts'
 import { DEFAULT_DOMAIN, serverSni } from '../alpn/sni.ts'
-import type { TlsCredentials } from '../alpn/tls-options.ts'
+import { type TlsCredentials, validateTlsCredentials } from '../alpn/tls-options.ts'
 import {
   InvalidArgumentError,
   InvalidNodeNameError,
@@ -93,6 +93,10 @@ export interface WanfedTransportStats extends TransportStats {
  * `consul/wan-gossip/packet`, streams as one TLS connection each with ALPN `consul/wan-gossip/stream`.
  * Inbound cross-DC traffic arrives through the {@link AlpnServer} given to {@link attach}.
  *
+ * Closing order: close the transport first, then its `AlpnServer`, then any `MeshGateway` its
+ * traffic (or other DCs' traffic to it) passes through. Its pooled connections and streams then
+ * end before the gateways close, and nothing waits on a grace period.
+ *
  * @example
  * ```ts
  * const transport = new WanfedTransport({
@@ -142,8 +146,9 @@ export class WanfedTransport extends BaseTransport {
         'WanfedTransport needs a GatewayLocator (an object with pickGateway)',
       )
     }
-    if (options.tls === undefined)
-      throw new InvalidArgumentError('WanfedTransport needs tls credentials (ca, cert, key)')
+    // Fails closed at construction, not at the first send: no CA, an empty or unparsable one, or a
+    // key that does not match the certificate.
+    validateTlsCredentials(options.tls, 'WanfedTransport')
     this.#inner = options.transport
     this.datacenter = options.datacenter
     this.#locator = options.locator
@@ -242,8 +247,7 @@ export class WanfedTransport extends BaseTransport {
    * attached AlpnServer rotates separately (`AlpnServer.setTlsCredentials`).
    */
   setTlsCredentials(tls: TlsCredentials): void {
-    if (tls === undefined || tls === null)
-      throw new InvalidArgumentError('tls credentials are required')
+    validateTlsCredentials(tls, 'WanfedTransport.setTlsCredentials')
     this.#tls = tls
     this.#sessionCache?.clear()
   }

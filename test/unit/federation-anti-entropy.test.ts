@@ -9,14 +9,14 @@ import { FederationStatePruner } from '../../src/locator/federation/pruner.ts'
 import { FederationStateReplicator } from '../../src/locator/federation/replicator.ts'
 import { FederationStateStore } from '../../src/locator/federation/store.ts'
 import type { MeshGatewayInput } from '../../src/locator/federation/validate.ts'
+import { settle, VirtualClock } from '../helpers/clock.ts'
 import { gateway, state } from '../helpers/federation.ts'
-import { settle, VirtualClock } from '../helpers/virtual-clock.ts'
 
 let clock: VirtualClock
 const closers: (() => Promise<void> | void)[] = []
 afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c()
-  expect(clock.liveTimers).toBe(0)
+  expect(clock.pendingTimers).toBe(0)
 })
 
 function antiEntropy(options: Omit<FederationStateAntiEntropyOptions, 'clock' | 'wallClock'>) {
@@ -49,7 +49,7 @@ describe('FederationStateAntiEntropy in the primary', () => {
     // The write wakes one more round, which finds the copy the same (as Consul).
     expect(rounds).toEqual(['synced', 'skipped'])
     const index = store.index
-    await clock.advance(10_000)
+    await clock.advanceAsync(10_000)
     expect(store.index).toBe(index)
   })
 
@@ -78,9 +78,9 @@ describe('FederationStateAntiEntropy in the primary', () => {
     // The check output changes: the next round waits for a token, 5 s.
     list = [g1, gateway({ name: 'b', lan: '10.0.0.2', output: 'now with output' })]
     ae.notify()
-    await clock.advance(4999)
+    await clock.advanceAsync(4999)
     expect(rounds).toHaveLength(5)
-    await clock.advance(1)
+    await clock.advanceAsync(1)
     expect(store.get('dc1').state?.meshGateways[1]?.checks[0]?.output).toBe('now with output')
     expect(rounds[5]).toBe('synced')
   })
@@ -97,7 +97,7 @@ describe('FederationStateAntiEntropy in the primary', () => {
     ae.start()
     await settle()
     store.upsert(state('dc1', g2))
-    await clock.advance(5000)
+    await clock.advanceAsync(5000)
     expect(store.get('dc1').state?.meshGateways[0]?.node.node).toBe('a')
   })
 
@@ -183,11 +183,11 @@ describe('FederationStateAntiEntropy in a secondary', () => {
     // The primary's copy is changed behind its back (another writer): replication brings it here,
     // anti-entropy wakes, sees the difference and writes its own again.
     primary.upsert(state('dc2', g2))
-    await clock.advance(5000)
+    await clock.advanceAsync(5000)
     expect(primary.get('dc2').state?.meshGateways[0]?.node.node).toBe('a')
     list = [g1, g2]
     ae.notify()
-    await clock.advance(5000)
+    await clock.advanceAsync(5000)
     expect(primary.get('dc2').state?.meshGateways).toHaveLength(2)
     expect(applied.every((op) => op === 'upsert')).toBe(true)
   })
@@ -203,9 +203,9 @@ describe('FederationStatePruner', () => {
     const known = new Set(['dc1', 'dc2'])
     const pruner = new FederationStatePruner({ store, knows: (dc) => known.has(dc), clock }).start()
     closers.push(() => pruner.close())
-    await clock.advance(3_599_999)
+    await clock.advanceAsync(3_599_999)
     expect(store.list().states).toHaveLength(3)
-    await clock.advance(1)
+    await clock.advanceAsync(1)
     expect(store.list().states.map((s) => s.datacenter)).toEqual(['dc1', 'dc2'])
     known.delete('dc2')
     expect(pruner.prune()).toEqual(['dc2'])

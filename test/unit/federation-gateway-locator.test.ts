@@ -7,8 +7,8 @@ import {
 } from '../../src/locator/federation/gateway-locator.ts'
 import { FederationStateStore } from '../../src/locator/federation/store.ts'
 import { parseMeshGateway } from '../../src/locator/federation/validate.ts'
+import { settle, VirtualClock } from '../helpers/clock.ts'
 import { gateway, state } from '../helpers/federation.ts'
-import { settle, VirtualClock } from '../helpers/virtual-clock.ts'
 
 const fail = new SocketError('connect ECONNREFUSED')
 const open: FederationGatewayLocator[] = []
@@ -16,7 +16,7 @@ let clock: VirtualClock
 
 afterEach(async () => {
   for (const l of open.splice(0)) await l.close()
-  expect(clock.liveTimers).toBe(0)
+  expect(clock.pendingTimers).toBe(0)
 })
 
 function setup(
@@ -332,7 +332,7 @@ describe('FederationGatewayLocator: failure-aware choice', () => {
     locator.reportFailure('dc3', '10.2.0.2:8443', fail)
     // Both in backoff: the one whose window ends first.
     expect(locator.pickGateway('dc3')).toBe('10.2.0.1:8443')
-    await clock.advance(1000)
+    await clock.advanceAsync(1000)
     expect(locator.pickGateway('dc3')).toBe('10.2.0.1:8443')
     locator.reportSuccess('dc3', '10.2.0.2:8443')
     expect(locator.health('dc3')[1]?.consecutiveFailures).toBe(0)
@@ -354,9 +354,9 @@ describe('FederationGatewayLocator: refresh loop', () => {
     }
     expect(locator.stats().reads).toBe(5)
     expect(locator.localGateways()).toEqual(['10.0.0.1:1004'])
-    await clock.advance(4999)
+    await clock.advanceAsync(4999)
     expect(locator.stats().reads).toBe(5)
-    await clock.advance(1)
+    await clock.advanceAsync(1)
     expect(locator.stats().reads).toBe(6)
     expect(locator.localGateways()).toEqual(['10.0.0.1:1006'])
   })
@@ -399,7 +399,7 @@ describe('FederationGatewayLocator: refresh loop', () => {
     await store.close()
     await settle()
     expect(locator.localGateways()).toEqual(DC2_LAN)
-    expect(clock.liveTimers).toBe(0)
+    expect(clock.pendingTimers).toBe(0)
   })
 
   it('validates its options', () => {

@@ -7,14 +7,14 @@ import {
 } from '../../src/locator/federation/replicator.ts'
 import { FederationStateStore } from '../../src/locator/federation/store.ts'
 import { parseFederationState } from '../../src/locator/federation/validate.ts'
+import { settle, VirtualClock } from '../helpers/clock.ts'
 import { gateway, state } from '../helpers/federation.ts'
-import { settle, VirtualClock } from '../helpers/virtual-clock.ts'
 
 let clock: VirtualClock
 const closers: (() => Promise<void>)[] = []
 afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c()
-  expect(clock.liveTimers).toBe(0)
+  expect(clock.pendingTimers).toBe(0)
 })
 
 /** The primary's real store behind a switch: `down` makes every fetch fail as a closed store does. */
@@ -120,18 +120,18 @@ describe('FederationStateReplicator', () => {
     expect(t.replicator.backoffMs(20)).toBe(126_000)
     const failures = () => t.rounds.filter((r) => !r.ok).length
     expect(failures()).toBe(1)
-    await clock.advance(1049)
+    await clock.advanceAsync(1049)
     expect(failures()).toBe(1)
-    await clock.advance(1)
+    await clock.advanceAsync(1)
     expect(failures()).toBe(2)
     expect(t.locator.dialPrimaryThroughLocalGateway()).toBe(true)
-    await clock.advance(2100)
+    await clock.advanceAsync(2100)
     expect(failures()).toBe(3)
     // Three failures in a row: dial the primary's own gateways.
     expect(t.locator.dialPrimaryThroughLocalGateway()).toBe(false)
     expect(t.locator.listGateways(true)).toEqual(['198.51.100.1:8443'])
     t.setDown(false)
-    await clock.advance(4200)
+    await clock.advanceAsync(4200)
     expect(t.rounds.at(-1)).toMatchObject({ ok: true, full: true })
     expect(t.locator.dialPrimaryThroughLocalGateway()).toBe(true)
     expect(view(t.secondary)).toEqual(view(t.primary))
@@ -164,9 +164,9 @@ describe('FederationStateReplicator', () => {
       await settle()
     }
     expect(t.rounds).toHaveLength(5)
-    await clock.advance(1000)
+    await clock.advanceAsync(1000)
     expect(t.rounds).toHaveLength(6)
-    await clock.advance(1000)
+    await clock.advanceAsync(1000)
     expect(view(t.secondary)).toEqual(view(t.primary))
   })
 
@@ -176,7 +176,7 @@ describe('FederationStateReplicator', () => {
     t.replicator.start()
     await settle()
     expect(t.secondary.list().states).toHaveLength(100)
-    await clock.advance(500)
+    await clock.advanceAsync(500)
     expect(t.secondary.list().states).toHaveLength(150)
   })
 })

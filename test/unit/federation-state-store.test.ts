@@ -7,8 +7,8 @@ import {
 } from '../../src/errors.ts'
 import { FederationStateStore } from '../../src/locator/federation/store.ts'
 import { blockingWait } from '../../src/locator/federation/watchers.ts'
+import { settle, VirtualClock } from '../helpers/clock.ts'
 import { gateway, state } from '../helpers/federation.ts'
-import { settle, VirtualClock } from '../helpers/virtual-clock.ts'
 
 function store(random = () => 0) {
   const clock = new VirtualClock()
@@ -135,7 +135,7 @@ describe('FederationStateStore: blocking reads', () => {
     s.upsert(state('dc1'))
     expect((await p).index).toBe(2)
     s.upsert(state('dc2'))
-    expect(clock.liveTimers).toBe(0)
+    expect(clock.pendingTimers).toBe(0)
   })
 
   it('a reader that got the forced index 1 from an empty store sees the first write, even one made before it blocks', async () => {
@@ -146,7 +146,7 @@ describe('FederationStateStore: blocking reads', () => {
     const r = await s.blockingList({ minIndex: first.index, waitMs: 1000 })
     expect(r.index).toBe(2)
     expect(r.states).toHaveLength(1)
-    expect(clock.liveTimers).toBe(0)
+    expect(clock.pendingTimers).toBe(0)
   })
 
   it('wakes a blocked list on any write and releases its timer', async () => {
@@ -155,12 +155,12 @@ describe('FederationStateStore: blocking reads', () => {
     const p = s.blockingList({ minIndex: 2 })
     await settle()
     expect(s.stats().waiting).toBe(1)
-    expect(clock.liveTimers).toBe(1)
+    expect(clock.pendingTimers).toBe(1)
     s.upsert(state('dc2'))
     const r = await p
     expect(r.index).toBe(3)
     expect(r.states).toHaveLength(2)
-    expect(clock.liveTimers).toBe(0)
+    expect(clock.pendingTimers).toBe(0)
     expect(s.stats().waiting).toBe(0)
   })
 
@@ -177,7 +177,7 @@ describe('FederationStateStore: blocking reads', () => {
     expect(woke).toBe(false)
     s.delete('dc1')
     expect(await p).toEqual({ index: 4, state: undefined })
-    expect(clock.liveTimers).toBe(0)
+    expect(clock.pendingTimers).toBe(0)
   })
 
   it('a blocked get of a missing record wakes when it is created', async () => {
@@ -195,13 +195,13 @@ describe('FederationStateStore: blocking reads', () => {
       result = r
     })
     await settle()
-    expect(clock.pending()).toEqual([16_000 + 500])
-    await clock.advance(16_499)
+    expect(clock.pendingTimers).toBe(1)
+    await clock.advanceAsync(16_499)
     expect(result).toBeUndefined()
-    await clock.advance(1)
+    await clock.advanceAsync(1)
     await p
     expect(result?.index).toBe(2)
-    expect(clock.liveTimers).toBe(0)
+    expect(clock.pendingTimers).toBe(0)
   })
 
   it('uses the default wait of 300 s and clamps to 600 s, as Consul', () => {
@@ -222,12 +222,12 @@ describe('FederationStateStore: blocking reads', () => {
     await settle()
     ac.abort()
     await expect(p).rejects.toBeInstanceOf(AbortError)
-    expect(clock.liveTimers).toBe(0)
+    expect(clock.pendingTimers).toBe(0)
     expect(s.stats().waiting).toBe(0)
     await expect(s.blockingList({ minIndex: 2, signal: ac.signal })).rejects.toBeInstanceOf(
       AbortError,
     )
-    expect(clock.liveTimers).toBe(0)
+    expect(clock.pendingTimers).toBe(0)
   })
 
   it('rejects bad query options without waiting', async () => {
@@ -239,7 +239,7 @@ describe('FederationStateStore: blocking reads', () => {
     await expect(s.blockingGet('', { minIndex: 1 })).rejects.toBeInstanceOf(
       InvalidFederationStateError,
     )
-    expect(clock.liveTimers).toBe(0)
+    expect(clock.pendingTimers).toBe(0)
   })
 
   it('a restore wakes every blocked read at once, even when the index moved backwards', async () => {
@@ -254,7 +254,7 @@ describe('FederationStateStore: blocking reads', () => {
     s.restore(old)
     expect((await list).index).toBe(2)
     expect(await get).toEqual({ index: 2, state: undefined })
-    expect(clock.liveTimers).toBe(0)
+    expect(clock.pendingTimers).toBe(0)
   })
 
   it('close rejects blocked reads with ClosedError and refuses writes', async () => {
@@ -268,7 +268,7 @@ describe('FederationStateStore: blocking reads', () => {
     await expect(s.blockingList({ minIndex: 1 })).rejects.toBeInstanceOf(ClosedError)
     await expect(s.blockingList()).rejects.toBeInstanceOf(ClosedError)
     expect(s.get('dc1').state?.datacenter).toBe('dc1')
-    expect(clock.liveTimers).toBe(0)
+    expect(clock.pendingTimers).toBe(0)
   })
 
   it('holds many blocked reads and wakes them all on one write', async () => {
@@ -279,6 +279,6 @@ describe('FederationStateStore: blocking reads', () => {
     expect(s.stats().waiting).toBe(100)
     s.upsert(state('dc2', gateway()))
     for (const r of await Promise.all(reads)) expect(Object.keys(r.gateways)).toEqual(['dc2'])
-    expect(clock.liveTimers).toBe(0)
+    expect(clock.pendingTimers).toBe(0)
   })
 })

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { SocketError } from '../../src/errors.ts'
 import { GatewayHealthTracker } from '../../src/locator/gateway-health.ts'
 import { StaticGatewayLocator } from '../../src/locator/static.ts'
-import { VirtualClock } from '../helpers/virtual-clock.ts'
+import { VirtualClock } from '../helpers/clock.ts'
 
 const fail = new SocketError('refused')
 
@@ -18,7 +18,7 @@ describe('GatewayHealthTracker (shared by the static and federation locators)', 
     t.reportFailure('dc2', 'b', fail)
     t.reportFailure('dc2', 'b', fail)
     expect(t.pick('dc2', ['b', 'a'])).toBe('a')
-    await clock.advance(100)
+    await clock.advanceAsync(100)
     expect(t.pick('dc2', ['b', 'a'])).toBe('a')
     expect(t.health('dc2', ['a', 'b'])).toEqual([
       { gateway: 'a', consecutiveFailures: 1, avoidUntil: 100 },
