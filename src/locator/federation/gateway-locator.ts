@@ -5,6 +5,7 @@ import { parseHostPort } from '../../internal/address.ts'
 import type { BackoffOptions } from '../../internal/backoff.ts'
 import { type Clock, systemClock } from '../../internal/clock.ts'
 import { debug } from '../../internal/debug.ts'
+import { optionalNumber } from '../../internal/validate.ts'
 import { type GatewayHealth, GatewayHealthTracker } from '../gateway-health.ts'
 import type { GatewayLocator } from '../types.ts'
 import {
@@ -149,9 +150,12 @@ export class FederationGatewayLocator
       options.refreshRate ?? LOCATOR_REFRESH_RATE,
       options.refreshBurst ?? LOCATOR_REFRESH_BURST,
     )
-    this.#maxErrorBackoffMs = options.maxErrorBackoffMs ?? LOCATOR_MAX_ERROR_BACKOFF_MS
-    if (!(this.#maxErrorBackoffMs >= 2_000))
-      throw new InvalidArgumentError('maxErrorBackoffMs must be at least 2,000')
+    this.#maxErrorBackoffMs = optionalNumber(
+      options.maxErrorBackoffMs,
+      LOCATOR_MAX_ERROR_BACKOFF_MS,
+      'maxErrorBackoffMs',
+      { min: 2_000, unit: 'ms' },
+    )
     this.primaryGatewaysReady = new Promise<void>((resolve) => {
       this.#markReady = resolve
     })

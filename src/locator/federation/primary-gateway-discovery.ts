@@ -5,6 +5,7 @@ import { AbortError, ClosedError, InvalidArgumentError, NoGatewayError } from '.
 import { formatHostPort, parseHostPort } from '../../internal/address.ts'
 import { type Clock, systemClock } from '../../internal/clock.ts'
 import { debug } from '../../internal/debug.ts'
+import { optionalNumber } from '../../internal/validate.ts'
 import { sleep } from './sleep.ts'
 
 /** Consul's `primary_gateways_interval` default. */
@@ -66,9 +67,15 @@ export class PrimaryGatewayDiscovery extends EventEmitter<PrimaryGatewayDiscover
         'target must take fallback addresses (a FederationGatewayLocator)',
       )
     this.#target = options.target
-    this.#intervalMs = options.intervalMs ?? PRIMARY_GATEWAYS_INTERVAL_MS
-    if (!(Number.isFinite(this.#intervalMs) && this.#intervalMs > 0))
-      throw new InvalidArgumentError('intervalMs must be a positive number of milliseconds')
+    this.#intervalMs = optionalNumber(
+      options.intervalMs,
+      PRIMARY_GATEWAYS_INTERVAL_MS,
+      'intervalMs',
+      {
+        positive: true,
+        unit: 'ms',
+      },
+    )
     this.#resolve = options.resolve ?? systemResolve
     this.#clock = options.clock ?? systemClock
   }

@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from '../../errors.ts'
 import { type Clock, systemClock, type TimerHandle } from '../../internal/clock.ts'
 import { debug } from '../../internal/debug.ts'
+import { optionalNumber } from '../../internal/validate.ts'
 import type { FederationStateStore } from './store.ts'
 
 /** Consul's `federationStatePruneInterval`. */
@@ -36,9 +37,12 @@ export class FederationStatePruner {
       throw new InvalidArgumentError('knows must be a function (datacenter) => boolean')
     this.#store = options.store
     this.#knows = options.knows
-    this.#intervalMs = options.intervalMs ?? FEDERATION_STATE_PRUNE_INTERVAL_MS
-    if (!(Number.isFinite(this.#intervalMs) && this.#intervalMs > 0))
-      throw new InvalidArgumentError('intervalMs must be a positive number of milliseconds')
+    this.#intervalMs = optionalNumber(
+      options.intervalMs,
+      FEDERATION_STATE_PRUNE_INTERVAL_MS,
+      'intervalMs',
+      { positive: true, unit: 'ms' },
+    )
     this.#clock = options.clock ?? systemClock
   }
 

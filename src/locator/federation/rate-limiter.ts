@@ -1,5 +1,5 @@
-import { InvalidArgumentError } from '../../errors.ts'
 import type { Clock } from '../../internal/clock.ts'
+import { checkNumber } from '../../internal/validate.ts'
 import { sleep } from './sleep.ts'
 
 /**
@@ -15,12 +15,8 @@ export class RateLimiter {
   #last: number
 
   constructor(clock: Clock, ratePerSecond: number, burst: number) {
-    if (!(Number.isFinite(ratePerSecond) && ratePerSecond > 0))
-      throw new InvalidArgumentError('rate must be a positive number per second')
-    if (!(Number.isInteger(burst) && burst >= 1))
-      throw new InvalidArgumentError('burst must be an integer >= 1')
-    this.ratePerSecond = ratePerSecond
-    this.burst = burst
+    this.ratePerSecond = checkNumber(ratePerSecond, 'rate', { positive: true, unit: 'per second' })
+    this.burst = checkNumber(burst, 'burst', { integer: true, min: 1 })
     this.#clock = clock
     this.#tokens = burst
     this.#last = clock.now()

@@ -11,6 +11,7 @@ import {
 } from '../../errors.ts'
 import { abortReason } from '../../internal/abort.ts'
 import { type Clock, systemClock, type TimerHandle } from '../../internal/clock.ts'
+import { optionalNumber } from '../../internal/validate.ts'
 import type { GatewayLocator } from '../types.ts'
 import {
   ALPN_FEDERATION_STATE,
@@ -85,9 +86,12 @@ export class FederationStateClient {
     this.datacenter = options.datacenter
     this.#options = options
     this.#clock = options.clock ?? systemClock
-    this.#timeoutMs = options.requestTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS
-    if (!(Number.isFinite(this.#timeoutMs) && this.#timeoutMs > 0))
-      throw new InvalidArgumentError('requestTimeoutMs must be a positive number of milliseconds')
+    this.#timeoutMs = optionalNumber(
+      options.requestTimeoutMs,
+      DEFAULT_RPC_TIMEOUT_MS,
+      'requestTimeoutMs',
+      { positive: true, unit: 'ms' },
+    )
   }
 
   /** `Apply` (upsert or delete), carried out by the primary. */

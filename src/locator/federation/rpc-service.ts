@@ -5,6 +5,7 @@ import type { AlpnServer } from '../../alpn/server.ts'
 import { ClosedError, InvalidArgumentError, RpcError } from '../../errors.ts'
 import { type Clock, systemClock, type TimerHandle } from '../../internal/clock.ts'
 import { debug } from '../../internal/debug.ts'
+import { optionalNumber } from '../../internal/validate.ts'
 import type { FederationStateClient } from './rpc-client.ts'
 import {
   ALPN_FEDERATION_STATE,
@@ -73,9 +74,12 @@ export class FederationStateService {
     this.#store = options.store
     this.#isPrimary = options.datacenter === options.primaryDatacenter
     this.#forward = options.forward
-    this.#idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_RPC_IDLE_TIMEOUT_MS
-    if (!(Number.isFinite(this.#idleTimeoutMs) && this.#idleTimeoutMs > 0))
-      throw new InvalidArgumentError('idleTimeoutMs must be a positive number of milliseconds')
+    this.#idleTimeoutMs = optionalNumber(
+      options.idleTimeoutMs,
+      DEFAULT_RPC_IDLE_TIMEOUT_MS,
+      'idleTimeoutMs',
+      { positive: true, unit: 'ms' },
+    )
     this.#wallClock = options.wallClock ?? Date.now
     this.#clock = options.clock ?? systemClock
   }

@@ -6,6 +6,7 @@ import {
 } from '../../errors.ts'
 import { type Clock, systemClock } from '../../internal/clock.ts'
 import { debug } from '../../internal/debug.ts'
+import { optionalNumber } from '../../internal/validate.ts'
 import { readFileIfExists, writeFileAtomic } from './atomic-file.ts'
 import { decodeSnapshot, encodeSnapshot } from './snapshot.ts'
 import type { FederationState, MeshGatewayEntry } from './state.ts'
@@ -114,11 +115,19 @@ export class FederationStateStore {
   constructor(options: FederationStateStoreOptions = {}) {
     const clock = options.clock ?? systemClock
     this.#random = options.random ?? Math.random
-    this.#defaultQueryTimeMs = positive(
-      options.defaultQueryTimeMs ?? DEFAULT_QUERY_TIME_MS,
+    const ms = { positive: true, unit: 'ms' }
+    this.#defaultQueryTimeMs = optionalNumber(
+      options.defaultQueryTimeMs,
+      DEFAULT_QUERY_TIME_MS,
       'defaultQueryTimeMs',
+      ms,
     )
-    this.#maxQueryTimeMs = positive(options.maxQueryTimeMs ?? MAX_QUERY_TIME_MS, 'maxQueryTimeMs')
+    this.#maxQueryTimeMs = optionalNumber(
+      options.maxQueryTimeMs,
+      MAX_QUERY_TIME_MS,
+      'maxQueryTimeMs',
+      ms,
+    )
     this.#watchers = new Watchers(clock)
   }
 
@@ -301,9 +310,7 @@ export class FederationStateStore {
     read: () => T,
   ): Promise<T> {
     this.#open()
-    const minIndex = options.minIndex ?? 0
-    if (!Number.isSafeInteger(minIndex) || minIndex < 0)
-      throw new InvalidArgumentError('minIndex must be a non-negative safe integer')
+    const minIndex = optionalNumber(options.minIndex, 0, 'minIndex', { integer: true, min: 0 })
     const wait = blockingWait(
       options.waitMs,
       this.#random,
@@ -378,10 +385,4 @@ function key(datacenter: string): string {
   if (typeof datacenter !== 'string' || datacenter === '')
     throw new InvalidFederationStateError('invalid request: missing federation state datacenter')
   return datacenter.toLowerCase()
-}
-
-function positive(v: number, name: string): number {
-  if (!(Number.isFinite(v) && v > 0))
-    throw new InvalidArgumentError(`${name} must be a positive number of milliseconds`)
-  return v
 }

@@ -1,6 +1,7 @@
-import { ClosedError, InvalidArgumentError } from '../../errors.ts'
+import { ClosedError } from '../../errors.ts'
 import { abortReason } from '../../internal/abort.ts'
 import type { Clock, TimerHandle } from '../../internal/clock.ts'
+import { optionalNumber } from '../../internal/validate.ts'
 
 /** Consul's default blocking-query wait (`DefaultQueryTime`). */
 export const DEFAULT_QUERY_TIME_MS = 300_000
@@ -19,9 +20,8 @@ export function blockingWait(
   defaultMs = DEFAULT_QUERY_TIME_MS,
   maxMs = MAX_QUERY_TIME_MS,
 ): number {
-  if (waitMs !== undefined && !(Number.isFinite(waitMs) && waitMs >= 0))
-    throw new InvalidArgumentError('waitMs must be a non-negative number of milliseconds')
-  let wait = waitMs === undefined || waitMs === 0 ? defaultMs : waitMs
+  let wait = optionalNumber(waitMs, 0, 'waitMs', { min: 0, unit: 'ms' })
+  if (wait === 0) wait = defaultMs
   if (wait > maxMs) wait = maxMs
   return wait + random() * (wait / QUERY_JITTER_FRACTION)
 }
