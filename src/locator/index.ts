@@ -9,6 +9,27 @@
  * locator.pickGateway('dc2') // one of them; a gateway that failed is avoided for a while
  * ```
  *
+ * Gateways learned from federation states instead, as Consul's WAN federation does: each DC's
+ * gateways are pushed to the primary and replicated from it to every secondary over the gateways.
+ *
+ * ```ts
+ * import { FederationControlPlane } from 'wanfed/locator'
+ *
+ * const plane = await FederationControlPlane.start({
+ *   datacenter: 'dc2',
+ *   primaryDatacenter: 'dc1',
+ *   tls, // this node's certificate and the CA
+ *   server, // this node's AlpnServer: serves the federation-state service
+ *   path: '/var/lib/wanfed/federation-states', // persisted store
+ *   gateways: () => myGatewaysFromTheCatalog(), // this DC's own, pushed by anti-entropy
+ *   primaryGateways: ['gw.dc1.example.com:8443'], // Consul's primary_gateways
+ * })
+ * // For this node's cross-DC traffic (WanfedTransport's locator):
+ * plane.locator.pickGateway('dc1')
+ * // For a MeshGateway of this DC (its locator for remote DCs):
+ * new MeshGateway({ datacenter: 'dc2', servers, locator: plane.routes })
+ * ```
+ *
  * @packageDocumentation
  */
 
