@@ -14,7 +14,7 @@ import {
   InvalidArgumentError,
   type Transport,
   type TransportCapabilities,
-} from '../src/index.ts'
+} from 'wanfed'
 
 const LABEL_TYPE = 244
 

@@ -1,7 +1,8 @@
 import { createSecureContext, type SecureContext, type SecureVersion } from 'node:tls'
 import { CertificateError } from '../errors.ts'
 
-type Pem = string | Buffer
+/** PEM text, as a string or its bytes. */
+export type Pem = string | Buffer
 
 /**
  * The credentials of a node: mutual TLS is always on, so every node holds a certificate signed by

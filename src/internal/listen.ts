@@ -1,15 +1,9 @@
 import type { AddressInfo, Server } from 'node:net'
+import type { ListenerStatus, ListenOptions } from '../alpn/listen-options.ts'
 import { ClosedError, InvalidArgumentError, WanfedError } from '../errors.ts'
 import { abortReason } from './abort.ts'
 
-export type ListenerStatus = 'idle' | 'listening' | 'closing' | 'closed'
-
-export interface ListenOptions {
-  host?: string
-  port?: number
-  /** Aborting it later closes the owner, as a `net.Server` given one closes. */
-  signal?: AbortSignal
-}
+export type { ListenerStatus, ListenOptions } from '../alpn/listen-options.ts'
 
 /**
  * The listening half of a server's lifecycle, shared by `AlpnServer` and `MeshGateway`: one

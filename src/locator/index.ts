@@ -12,6 +12,7 @@
  * @packageDocumentation
  */
 
+export type { BackoffOptions } from './backoff-options.ts'
 export type {
   FederationGatewayLocatorEvents,
   FederationGatewayLocatorOptions,

@@ -34,10 +34,49 @@ export interface BaseTransportOptions {
 }
 
 /**
- * What every transport shares: the lifecycle state machine, delivery to listeners and bounded
- * iterators, counting of what could not be delivered, and cancellation of in-flight work on close.
- * Subclasses implement the I/O in `bind`, `release` and the send/dial methods.
- * @internal
+ * The base class for transports, wanfed's own and yours: it owns the lifecycle state machine
+ * (`idle` → `listening` → `closing` → `closed`, `listen()` once, `close()` idempotent,
+ * `destroy(err)`, `await using`), delivery to listeners and to the bounded `packets()` /
+ * `streams()` iterators, counting of what could not be delivered (`stats()`), and cancellation of
+ * in-flight work on close through {@link BaseTransport.lifetime}.
+ *
+ * A subclass supplies the I/O:
+ * - `capabilities`, `finalAdvertiseAddr`, `writeToAddress` and `dialAddressTimeout`, each send or
+ *   dial starting with {@link BaseTransport.assertListening} (and `checkPacket` for packets);
+ * - `bind(signal)`, which opens sockets for `listen()` and releases what it opened if it fails;
+ * - `release(abrupt, err)`, which frees everything on `close()` (graceful) or `destroy()` (abrupt);
+ * - inbound traffic handed to {@link BaseTransport.deliverPacket} and
+ *   {@link BaseTransport.deliverStream}, background failures to {@link BaseTransport.reportError},
+ *   and its own counts kept in {@link BaseTransport.counters}.
+ *
+ * Run `transportConformance` from `wanfed/testing` against the result; it checks this contract.
+ *
+ * @example
+ * ```ts
+ * import { type Address, BaseTransport, type Transport } from 'wanfed/transport'
+ *
+ * class Tagged extends BaseTransport {
+ *   constructor(readonly inner: Transport) { super() }
+ *   get capabilities() { return this.inner.capabilities }
+ *   finalAdvertiseAddr(ip?: string, port?: number) { return this.inner.finalAdvertiseAddr(ip, port) }
+ *   async writeToAddress(buf: Uint8Array, to: Address) {
+ *     this.assertListening('writeToAddress')
+ *     this.checkPacket(buf, this.capabilities.maxPacketSize)
+ *     const at = await this.inner.writeToAddress(buf, to)
+ *     this.counters.packets.sent++
+ *     return at
+ *   }
+ *   dialAddressTimeout(to: Address, timeoutMs: number) {
+ *     this.assertListening('dialAddressTimeout')
+ *     return this.inner.dialAddressTimeout(to, timeoutMs, { signal: this.lifetime.signal })
+ *   }
+ *   protected async bind() { this.inner.on('packet', (p) => this.deliverPacket(p)); await this.inner.listen() }
+ *   protected async release(abrupt: boolean, err?: Error) {
+ *     if (abrupt) this.inner.destroy(err)
+ *     else await this.inner.close()
+ *   }
+ * }
+ * ```
  */
 export abstract class BaseTransport extends EventEmitter<TransportEvents> implements Transport {
   /** The brand, on the prototype so a class can be recognised without an instance. */
@@ -47,6 +86,7 @@ export abstract class BaseTransport extends EventEmitter<TransportEvents> implem
 
   abstract readonly capabilities: TransportCapabilities
   protected readonly clock: Clock
+  /** What the transport counts; a subclass adds to it, `stats()` reports a copy. */
   protected readonly counters = {
     packets: { sent: 0, received: 0, dropped: 0, sendDropped: 0, sendErrors: 0 },
     streams: { dialed: 0, dialErrors: 0, accepted: 0, dropped: 0 },

@@ -160,7 +160,7 @@ export class MemoryNetwork {
 
 /**
  * A transport on a {@link MemoryNetwork}. Packets are copied on send and arrive with `from` set to
- * the sender's address; streams are {@link MemoryStream} pairs. Made by
+ * the sender's address; streams are in-memory `Duplex` pairs. Made by
  * {@link MemoryNetwork.createTransport}.
  */
 export class MemoryTransport extends BaseTransport {

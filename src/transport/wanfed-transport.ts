@@ -93,6 +93,10 @@ export interface WanfedTransportStats extends TransportStats {
  * `consul/wan-gossip/packet`, streams as one TLS connection each with ALPN `consul/wan-gossip/stream`.
  * Inbound cross-DC traffic arrives through the {@link AlpnServer} given to {@link attach}.
  *
+ * Closing order: close the transport first, then its `AlpnServer`, then any `MeshGateway` its
+ * traffic (or other DCs' traffic to it) passes through. Its pooled connections and streams then
+ * end before the gateways close, and nothing waits on a grace period.
+ *
  * @example
  * ```ts
  * const transport = new WanfedTransport({
