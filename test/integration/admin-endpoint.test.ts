@@ -299,6 +299,19 @@ describe('admin endpoint: bounded, read-only requests', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 408/)
   })
 
+  it('a blocking query outlives the request timeout, which bounds only receiving the request', async () => {
+    const s = store()
+    const { port } = await admin({
+      federationStates: s,
+      headersTimeoutMs: 200,
+      requestTimeoutMs: 300,
+    })
+    const t0 = Date.now()
+    const answer = await http(port, '/v1/internal/federation-states?index=1&wait=1s')
+    expect(answer.status).toBe(200)
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(950)
+  })
+
   it('validates its options', () => {
     expect(() => createAdminServer({ maxConnections: 0 })).toThrow(/maxConnections/)
     expect(() => createAdminServer({ headersTimeoutMs: 500, requestTimeoutMs: 100 })).toThrow(
