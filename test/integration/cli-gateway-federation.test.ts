@@ -240,6 +240,48 @@ describe('wanfed gateway --primary-gateway (child process)', () => {
   })
 })
 
+describe('wanfed gateway --primary-datacenter in the primary (child process)', () => {
+  it('reads the federation states from its local servers and routes by them', async () => {
+    const primaryStore = new FederationStateStore()
+    cleanups.push(() => primaryStore.close())
+    const bob = await server('bob', primaryStore)
+    const bonnie = await server('bonnie')
+    const gw3 = await meshGateway('dc3', { bonnie })
+    const gw1 = await spawnGateway([
+      '--dc',
+      'dc1',
+      '--listen',
+      '127.0.0.1:0',
+      '--server',
+      `bob=${bob}`,
+      '--status-interval',
+      '0',
+      '--primary-datacenter',
+      'dc1',
+      '--ca-file',
+      join(TLS_FIXTURES_DIR, 'ca.pem'),
+      '--cert-file',
+      join(TLS_FIXTURES_DIR, 'alice.pem'),
+      '--key-file',
+      join(TLS_FIXTURES_DIR, 'alice-key.pem'),
+      '--admin',
+      '127.0.0.1:0',
+    ])
+    expect(gw1.out.stdout).toContain('federation states: primary dc1, read from the local servers')
+    primaryStore.upsert(state('dc3', gateway({ name: 'gw3', lan: '127.0.0.1', port: gw3.port })))
+    let r = await http(gw1.adminPort, '/v1/internal/federation-state/dc3')
+    while (r.status === 404)
+      r = await http(
+        gw1.adminPort,
+        `/v1/internal/federation-state/dc3?index=${r.headers['x-consul-index']}&wait=5s`,
+      )
+    expect(r.status).toBe(200)
+    expect(await echoVia(gw1.gatewayPort, 'dc3', 'bonnie')).toBe('ping')
+    gw1.child.kill('SIGTERM')
+    expect(await gw1.exited).toBe(0)
+  })
+})
+
 describe('wanfed gateway federation flags', () => {
   async function run(...argv: string[]) {
     let stderr = ''
