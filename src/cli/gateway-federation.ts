@@ -162,10 +162,6 @@ export class GatewayFederation {
     this.#replicator.start()
   }
 
-  replicationStats(): ReturnType<FederationStateReplicator['stats']> {
-    return this.#replicator.stats()
-  }
-
   /** Stops replicating and closes the connection to the primary's service, then the store. */
   async close(): Promise<void> {
     await this.#replicator.close()

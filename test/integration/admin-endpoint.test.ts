@@ -312,6 +312,25 @@ describe('admin endpoint: bounded, read-only requests', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(950)
   })
 
+  it('holds at most maxConnections connections; one more is closed unanswered', async () => {
+    const { port } = await admin({ maxConnections: 1 })
+    const held = connect(port, '127.0.0.1')
+    held.on('error', () => {})
+    cleanups.push(() => {
+      held.destroy()
+    })
+    held.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n')
+    await new Promise((r) => held.once('data', r))
+    await expect(http(port, '/health')).rejects.toThrow(/ECONNRESET|socket hang up/)
+    held.destroy()
+    await until(() => held.closed, 'the held connection closed')
+    // The slot is free again once the connection has gone.
+    let answer: Awaited<ReturnType<typeof http>> | undefined
+    for (let i = 0; i < 50 && answer === undefined; i++)
+      answer = await http(port, '/health').catch(() => undefined)
+    expect(answer?.status).toBe(200)
+  })
+
   it('validates its options', () => {
     expect(() => createAdminServer({ maxConnections: 0 })).toThrow(/maxConnections/)
     expect(() => createAdminServer({ headersTimeoutMs: 500, requestTimeoutMs: 100 })).toThrow(
@@ -327,6 +346,13 @@ describe('admin endpoint: bounded, read-only requests', () => {
     ).toThrow(/name/)
     const e = new AdminEndpoint({ components: { servers: { a: { stats: () => ({}) } } } })
     expect(() => e.register({ servers: { a: { stats: () => ({}) } } })).toThrow(/already/)
+    // A failed registration adds nothing; a successful one can be undone.
+    expect(() =>
+      e.register({ servers: { b: { stats: () => ({}) } }, gateways: { c: {} as never } }),
+    ).toThrow(/stats\(\)/)
+    const undo = e.register({ servers: { b: { stats: () => ({}) } } })
+    undo()
+    expect(() => e.register({ servers: { b: { stats: () => ({}) } } })).not.toThrow()
     expect(() => e.register({ nope: {} } as never)).toThrow(/unknown component group/)
   })
 })
