@@ -28,6 +28,33 @@
  */
 
 export type {
+  AdminComponents,
+  AdminEndpointOptions,
+  AdminEndpointStats,
+  AdminServerOptions,
+  LocatorSource,
+  StatsSource,
+} from './admin/index.ts'
+export {
+  ADMIN_FEDERATION_STATE_PATH,
+  ADMIN_FEDERATION_STATES_PATH,
+  ADMIN_HEALTH_PATH,
+  ADMIN_MESH_GATEWAYS_PATH,
+  ADMIN_METRICS_PATH,
+  ADMIN_STATUS_PATH,
+  AdminEndpoint,
+  AdminServer,
+  createAdminServer,
+  DEFAULT_ADMIN_HEADERS_TIMEOUT_MS,
+  DEFAULT_ADMIN_KEEP_ALIVE_TIMEOUT_MS,
+  DEFAULT_ADMIN_MAX_CONNECTIONS,
+  DEFAULT_ADMIN_MAX_HEADER_BYTES,
+  DEFAULT_ADMIN_MAX_URL_LENGTH,
+  DEFAULT_ADMIN_REQUEST_TIMEOUT_MS,
+  FEDERATION_STATES_COMPONENT,
+  PROMETHEUS_CONTENT_TYPE,
+} from './admin/index.ts'
+export type {
   AlpnConnectionInfo,
   AlpnHandler,
   AlpnServerEvents,
@@ -139,6 +166,7 @@ export type {
   ClientHelloIncomplete,
   ClientHelloParsed,
   ClientHelloResult,
+  FederationRoutesOptions,
   GatewayClosedMessage,
   GatewayRejectedMessage,
   GatewayRejectInfo,
@@ -172,6 +200,7 @@ export {
   DEFAULT_MAX_CONNECT_ATTEMPTS,
   DEFAULT_MAX_GATEWAY_CONNECTIONS,
   DEFAULT_MAX_HELLO_BYTES,
+  FederationRoutes,
   GATEWAY_DIAGNOSTICS_CHANNELS,
   MeshGateway,
   matchSni,

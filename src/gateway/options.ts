@@ -1,7 +1,9 @@
 import { InvalidArgumentError } from '../errors.ts'
 import { type Clock, systemClock } from '../internal/clock.ts'
 import { optionalNumber } from '../internal/validate.ts'
+import type { FederationStateStore } from '../locator/federation/store.ts'
 import type { GatewayLocator } from '../locator/types.ts'
+import { FederationRoutes } from './federation-routes.ts'
 import {
   checkDatacenter,
   normalizeDomain,
@@ -50,6 +52,13 @@ export interface MeshGatewayOptions {
   servers: ServerSource
   /** Where other datacenters' gateways are. Without it, remote names have no route. */
   locator?: GatewayLocator
+  /**
+   * Take the remote-DC routes from federation states (the primary's store, or a copy replicated
+   * from it): each datacenter's gateways marked `consul-wan-federation`, at their WAN addresses,
+   * read live, so a new datacenter needs no config edit. `locator`, when given too, is asked for a
+   * datacenter the federation states do not route (see {@link FederationRoutes}).
+   */
+  federationStates?: FederationStateStore
   /** Time in ms from accept to a complete ClientHello. Default 5,000. */
   helloTimeoutMs?: number
   /** Bytes buffered before the SNI is known; a longer hello is refused. Default 16 KiB. */
@@ -117,11 +126,24 @@ export function resolveGatewayOptions(options: MeshGatewayOptions): ResolvedGate
   ) {
     throw new InvalidArgumentError('locator must have a pickGateway(dc) method')
   }
+  const store = options.federationStates
+  if (store !== undefined && (store === null || typeof store.get !== 'function')) {
+    throw new InvalidArgumentError('federationStates must be a FederationStateStore')
+  }
+  const locator =
+    store === undefined
+      ? options.locator
+      : new FederationRoutes({
+          store,
+          datacenter,
+          fallback: options.locator === undefined ? [] : [options.locator],
+          ...(options.clock === undefined ? {} : { clock: options.clock }),
+        })
   return {
     datacenter,
     domain,
     servers,
-    locator: options.locator,
+    locator,
     clock: options.clock ?? systemClock,
     helloTimeoutMs: optionalNumber(
       options.helloTimeoutMs,

@@ -28,6 +28,7 @@ const publicNames: Record<string, string[]> = {
   locator: ['StaticGatewayLocator'],
   gateway: ['MeshGateway', 'renderHaproxyConfig', 'renderNginxConfig'],
   certs: ['createCertificateAuthority', 'createServerCertificate'],
+  admin: ['createAdminServer', 'AdminEndpoint', 'AdminServer'],
   testing: ['transportConformance'],
 }
 
