@@ -31,6 +31,9 @@ export type WanfedErrorCode =
   | 'WANFED_ERR_DESTROYED'
   | 'WANFED_ERR_CERT'
   | 'WANFED_ERR_BAD_CLIENT_HELLO'
+  | 'WANFED_ERR_GOSSIP_DECODE'
+  | 'WANFED_ERR_GOSSIP_DECRYPT'
+  | 'WANFED_ERR_GOSSIP_REFUSED'
 
 const kWanfedError = Symbol.for('wanfed.error')
 
@@ -167,6 +170,51 @@ export class CertificateError extends define('CertificateError', 'WANFED_ERR_CER
 export class ClientHelloError extends define(
   'ClientHelloError',
   'WANFED_ERR_BAD_CLIENT_HELLO',
+  true,
+) {}
+
+/** What was wrong with a memberlist message that {@link GossipDecodeError} rejected. */
+export type GossipDecodeReason =
+  | 'truncated'
+  | 'malformed'
+  | 'oversized'
+  | 'crc'
+  | 'compression'
+  | 'unknown-type'
+  | 'label'
+
+/**
+ * A memberlist message from the network could not be decoded (truncated, mistyped msgpack, a wrong
+ * CRC, a bad or oversized LZW body, an unknown message type, an unacceptable label). The message
+ * is dropped and counted under its `reason`; nothing else changes.
+ */
+export class GossipDecodeError extends define(
+  'GossipDecodeError',
+  'WANFED_ERR_GOSSIP_DECODE',
+  true,
+) {
+  readonly reason: GossipDecodeReason
+  constructor(message: string, options: WanfedErrorOptions & { reason?: GossipDecodeReason } = {}) {
+    super(message, options)
+    this.reason = options.reason ?? 'malformed'
+  }
+}
+/**
+ * Gossip encryption refused a message: no installed key decrypts it, it is plaintext where
+ * encryption is required (`gossipVerifyIncoming`), or it is encrypted and no keyring is set.
+ */
+export class GossipDecryptError extends define(
+  'GossipDecryptError',
+  'WANFED_ERR_GOSSIP_DECRYPT',
+  true,
+) {}
+/**
+ * A peer's state was refused: protocol or delegate version ranges that do not overlap, a merge or
+ * alive delegate's veto, or an error the peer sent back (`errResp`).
+ */
+export class GossipRefusedError extends define(
+  'GossipRefusedError',
+  'WANFED_ERR_GOSSIP_REFUSED',
   true,
 ) {}
 
