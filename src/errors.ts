@@ -34,6 +34,7 @@ export type WanfedErrorCode =
   | 'WANFED_ERR_GOSSIP_DECODE'
   | 'WANFED_ERR_GOSSIP_DECRYPT'
   | 'WANFED_ERR_GOSSIP_REFUSED'
+  | 'WANFED_ERR_JOIN_FAILED'
 
 const kWanfedError = Symbol.for('wanfed.error')
 
@@ -217,6 +218,12 @@ export class GossipRefusedError extends define(
   'WANFED_ERR_GOSSIP_REFUSED',
   true,
 ) {}
+
+/**
+ * `Memberlist.join` reached none of the addresses it was given. `cause` is an `AggregateError` of
+ * each address's failure.
+ */
+export class JoinError extends define('JoinError', 'WANFED_ERR_JOIN_FAILED', true) {}
 
 /** True when `err` is a wanfed error, optionally with the given code. */
 export function isWanfedError(err: unknown, code?: WanfedErrorCode): err is WanfedError {
