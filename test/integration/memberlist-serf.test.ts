@@ -51,7 +51,6 @@ async function serfAgent(options: Parameters<typeof startSerf>[0]): Promise<Serf
 const stateIn = (ml: Memberlist, name: string) => ml.allNodes().find((n) => n.name === name)?.state
 
 if (!hasSerf) {
-  // biome-ignore lint/suspicious/noConsole: the reason a test file is skipped must be visible
   console.warn(
     'memberlist-serf: `serf` is not installed (apt-get install serf); interop tests skipped',
   )
