@@ -9,6 +9,7 @@ import {
   Memberlist,
   type MemberlistOptions,
 } from '../../src/memberlist/index.ts'
+import { suspicionTimeout } from '../../src/memberlist/timing.ts'
 import { NetTransport } from '../../src/transport/net-transport.ts'
 import { leakGuard } from '../helpers/leaks.ts'
 import { until } from '../helpers/net.ts'
@@ -155,4 +156,84 @@ describe.skipIf(!hasSerf)('memberlist interop with a real Serf agent', () => {
     ])
     expect(wrong.numMembers).toBe(1)
   }, 60_000)
+
+  it('three Node members and two Serf agents: a killed Node member is suspected, then declared dead by every survivor within memberlist’s bounds', async () => {
+    const serfA = await serfAgent({ name: 'serf-x' })
+    const serfB = await serfAgent({ name: 'serf-y' })
+    const nodes = [
+      await nodeMember('node-x0'),
+      await nodeMember('node-x1'),
+      await nodeMember('node-x2'),
+    ]
+    const [n0, n1, n2] = nodes as [Memberlist, Memberlist, Memberlist]
+    await n0.join([serfA.address])
+    await n1.join([n0.localNode.address])
+    await n2.join([n0.localNode.address])
+    await serfB.join(n1.localNode.address)
+    const names = ['node-x0', 'node-x1', 'node-x2', 'serf-x', 'serf-y']
+    await until(() => nodes.every((n) => n.numMembers === 5), 'Node members see five', 20_000)
+    for (const a of [serfA, serfB]) {
+      await eventually(async () => {
+        const m = await a.members()
+        return names.every((n) => m.some((x) => x.name === n && x.status === 'alive'))
+      }, `${a.name} sees five`)
+    }
+    const killedAt = performance.now()
+    const figures: Record<string, { suspectMs?: number; deadMs?: number }> = {}
+    for (const n of [n0, n1]) {
+      const f: { suspectMs?: number; deadMs?: number } = {}
+      figures[n.localNode.name] = f
+      n.on('suspect', (m) => {
+        if (m.name === 'node-x2') f.suspectMs ??= performance.now() - killedAt
+      })
+      n.on('dead', (m) => {
+        if (m.name === 'node-x2') f.deadMs ??= performance.now() - killedAt
+      })
+    }
+    // Killed: no leave, no more answers.
+    await n2.close()
+    for (const a of [serfA, serfB]) {
+      const f: { deadMs?: number } = {}
+      figures[a.name] = f
+      await eventually(
+        async () => (await a.status('node-x2')) === 'failed',
+        `${a.name} marks node-x2 failed`,
+        40_000,
+      )
+      f.deadMs = performance.now() - killedAt
+    }
+    await until(
+      () => [n0, n1].every((n) => stateIn(n, 'node-x2') === 'dead'),
+      'Node survivors mark node-x2 dead',
+      40_000,
+    )
+    // memberlist's bounds for DefaultLocalConfig with 5 members: probes cycle through the 4 others
+    // at 1 s each, so someone suspects within about 4 s; suspicion lasts at least
+    // suspicionMult * log10(5 -> 1) * 1 s = 3 s and at most 6 times that (18 s), shortened by
+    // confirmations (k = 1).
+    const cfg = DefaultLocalConfig()
+    const minSuspicion = suspicionTimeout(cfg.suspicionMult, 5, cfg.probeIntervalMs)
+    const maxSuspicion = cfg.suspicionMaxTimeoutMult * minSuspicion
+    const suspects = [n0, n1].map((n) => figures[n.localNode.name]?.suspectMs as number)
+    const deads = Object.values(figures).map((f) => f.deadMs as number)
+    const firstSuspect = Math.min(...suspects)
+    expect(suspects.every((t) => t !== undefined)).toBe(true)
+    expect(firstSuspect).toBeLessThan(5 * cfg.probeIntervalMs + cfg.probeTimeoutMs + 2_000)
+    expect(Math.min(...deads) - firstSuspect).toBeGreaterThanOrEqual(minSuspicion - 200)
+    expect(Math.max(...deads) - firstSuspect).toBeLessThan(maxSuspicion + 5_000)
+    console.info(
+      `failure detection, 3 Node + 2 Serf (local profile; suspicion ${minSuspicion}..${maxSuspicion} ms):`,
+      JSON.stringify(
+        Object.fromEntries(
+          Object.entries(figures).map(([k, v]) => [
+            k,
+            {
+              suspectMs: v.suspectMs === undefined ? undefined : Math.round(v.suspectMs),
+              deadMs: Math.round(v.deadMs as number),
+            },
+          ]),
+        ),
+      ),
+    )
+  }, 90_000)
 })
