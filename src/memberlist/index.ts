@@ -30,6 +30,11 @@ export type { MemberEvent, MemberEventType, MemberlistEvents, MemberlistStats } 
 export { Keyring } from './keyring.ts'
 export { Memberlist } from './memberlist.ts'
 export type { Node, NodeState } from './node.ts'
-export { decodeSerfTags, encodeSerfTags } from './serf-tags.ts'
+export {
+  decodeSerfTags,
+  encodeSerfLeaveIntent,
+  encodeSerfTags,
+  serfLamportTime,
+} from './serf-tags.ts'
 export type { Broadcast } from './transmit-limited-queue.ts'
 export { TransmitLimitedQueue } from './transmit-limited-queue.ts'

@@ -39,3 +39,37 @@ export function decodeSerfTags(meta: Buffer): Record<string, string> {
   }
   return out
 }
+
+/** Serf's message types inside memberlist user messages (`messageLeaveType`, `messagePushPullType`). */
+const SERF_LEAVE = 0
+const SERF_PUSH_PULL = 2
+
+/**
+ * Serf's leave intent (`messageLeave`), for a Node member to broadcast (as a user broadcast, see
+ * `Delegate.getBroadcasts`) just before `leave()`: Serf agents then record the member as `left`
+ * rather than `failed`. `ltime` must be above the Lamport time Serf last saw for the member; take
+ * it from {@link serfLamportTime} plus one.
+ */
+export function encodeSerfLeaveIntent(node: string, ltime: number): Buffer {
+  const w = new MsgpackWriter()
+  w.byte(SERF_LEAVE)
+  w.mapHeader(3).str('LTime').uint(ltime).str('Node').str(node).str('Prune').bool(false)
+  return Buffer.from(w.finish())
+}
+
+/**
+ * The Lamport time in a Serf agent's push/pull state (what `Delegate.mergeRemoteState` receives
+ * from Serf), or undefined when `buf` is not Serf's push/pull.
+ */
+export function serfLamportTime(buf: Buffer): number | undefined {
+  if (buf.length < 2 || buf[0] !== SERF_PUSH_PULL) return undefined
+  try {
+    const { value } = readMsgpack(buf, 1)
+    if (typeof value !== 'object' || value === null || Array.isArray(value) || value.kind !== 'map')
+      return undefined
+    const t = value.entries.get('LTime')
+    return typeof t === 'number' && Number.isSafeInteger(t) && t >= 0 ? t : undefined
+  } catch {
+    return undefined
+  }
+}

@@ -4,10 +4,13 @@ import { GossipDecryptError, JoinError } from '../../src/errors.ts'
 import {
   DefaultLocalConfig,
   decodeSerfTags,
+  encodeSerfLeaveIntent,
   encodeSerfTags,
   Keyring,
   Memberlist,
   type MemberlistOptions,
+  serfLamportTime,
+  TransmitLimitedQueue,
 } from '../../src/memberlist/index.ts'
 import { suspicionTimeout } from '../../src/memberlist/timing.ts'
 import { NetTransport } from '../../src/transport/net-transport.ts'
@@ -102,7 +105,7 @@ describe.skipIf(!hasSerf)('memberlist interop with a real Serf agent', () => {
     expect(agent.output()).toMatch(/Suspect node-b has failed|Marking node-b as failed/)
   }, 60_000)
 
-  it('graceful leaves both ways: Serf sees the Node member left, the Node member sees Serf left', async () => {
+  it('graceful leaves both ways: the Node member sees Serf left; Serf takes the member’s memberlist leave at once', async () => {
     const agent = await serfAgent({ name: 'serf-c' })
     const other = await serfAgent({ name: 'serf-d' })
     const ml = await nodeMember('node-c')
@@ -113,14 +116,46 @@ describe.skipIf(!hasSerf)('memberlist interop with a real Serf agent', () => {
     await until(() => stateIn(ml, 'serf-d') === 'left', 'node-c sees serf-d left', 20_000)
     await ml.leave(5_000)
     // Serf 0.9.4 calls a member "left" only after its own leave intent (a Serf message, not
-    // memberlist's); a memberlist leave shows as "failed". What proves Serf took it as a leave is
-    // that it never probed node-c to death: no suspicion of node-c in its log.
+    // memberlist's: the next test sends it); a bare memberlist leave shows as "failed". What proves
+    // Serf took it as a leave is that it never probed node-c to death: no suspicion in its log.
     await eventually(
       async () => (await agent.status('node-c')) === 'failed',
       'serf-c sees node-c gone',
     )
     expect(agent.output()).toContain('EventMemberFailed: node-c')
     expect(agent.output()).not.toMatch(/Suspect node-c has failed|Marking node-c as failed/)
+  }, 60_000)
+
+  it('with Serf’s leave intent broadcast first, Serf records the Node member as left', async () => {
+    const agent = await serfAgent({ name: 'serf-g' })
+    let serfTime = 0
+    const queue = new TransmitLimitedQueue(() => 2, DefaultLocalConfig().retransmitMult)
+    const ml = await nodeMember('node-g', {
+      delegate: {
+        nodeMeta: () => encodeSerfTags({ role: 'node' }),
+        mergeRemoteState: (buf: Buffer) => {
+          serfTime = Math.max(serfTime, serfLamportTime(buf) ?? 0)
+        },
+        getBroadcasts: (overhead: number, limit: number) => queue.getBroadcasts(overhead, limit),
+      },
+    })
+    await ml.join([agent.address])
+    await eventually(async () => (await agent.status('node-g')) === 'alive', 'serf sees node-g')
+    expect(serfTime).toBeGreaterThan(0)
+    const sent = new Promise<void>((resolve) =>
+      queue.queueBroadcast({
+        name: 'serf-leave-intent',
+        invalidates: () => false,
+        message: () => encodeSerfLeaveIntent('node-g', serfTime + 1),
+        finished: resolve,
+      }),
+    )
+    await sent
+    await ml.leave(5_000)
+    await eventually(
+      async () => (await agent.status('node-g')) === 'left',
+      'serf records node-g left',
+    )
   }, 60_000)
 
   it('with gossip encryption: a matching Keyring joins both ways, a wrong key is refused', async () => {
