@@ -49,6 +49,8 @@ import type { Alive, Dead, IndirectPingReq, Ping, PushNodeState, Suspect } from 
 const COMPOUND_HEADER_OVERHEAD = 2
 const COMPOUND_OVERHEAD = 2
 const USER_MSG_OVERHEAD = 1
+/** The CRC header (type byte and CRC-32) added for peers of protocol 5. */
+const CRC_OVERHEAD = 5
 /** Decompressed bytes one packet may expand to. */
 const MAX_PACKET_DECOMPRESSED = 4 * 1024 * 1024
 
@@ -652,11 +654,16 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
 
   /** `sendMsg`: one message with as many broadcasts piggybacked as fit. */
   async #sendMsg(a: Address, msg: Buffer): Promise<void> {
+    // Unlike Go, the message's own slot in the compound's length table counts too, and the CRC
+    // when the peer gets one, so a packet never exceeds udpBufferSize (Go's can by 2 or 7 bytes).
     let avail =
       this.config.udpBufferSize -
       msg.length -
       COMPOUND_HEADER_OVERHEAD -
+      COMPOUND_OVERHEAD -
       labelOverhead(this.config.label)
+    const peer = this.#nodeMap.get(splitHostPort(a.addr)?.host ?? '')
+    if (peer !== undefined && peer.pMax >= 5) avail -= CRC_OVERHEAD
     const enc = this.#encryption()
     if (enc !== undefined) avail -= encryptOverhead(enc.vsn)
     const extra = this.#getBroadcasts(COMPOUND_OVERHEAD, avail)
@@ -1352,7 +1359,10 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
     let avail = c.udpBufferSize - COMPOUND_HEADER_OVERHEAD - labelOverhead(c.label)
     if (this.#encryptionEnabled()) avail -= encryptOverhead(c.protocolVersion === 1 ? 0 : 1)
     for (const node of targets) {
-      const msgs = this.#getBroadcasts(COMPOUND_OVERHEAD, avail)
+      const msgs = this.#getBroadcasts(
+        COMPOUND_OVERHEAD,
+        node.pMax >= 5 ? avail - CRC_OVERHEAD : avail,
+      )
       if (msgs.length === 0) return
       const packets = msgs.length === 1 ? msgs : encodeCompounds(msgs)
       for (const p of packets) {
