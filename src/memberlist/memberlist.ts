@@ -49,6 +49,8 @@ import type { Alive, Dead, IndirectPingReq, Ping, PushNodeState, Suspect } from 
 const COMPOUND_HEADER_OVERHEAD = 2
 const COMPOUND_OVERHEAD = 2
 const USER_MSG_OVERHEAD = 1
+/** How long a finished stream may take to flush before it is destroyed. */
+const STREAM_RELEASE_GRACE_MS = 1_000
 /** The CRC header (type byte and CRC-32) added for peers of protocol 5. */
 const CRC_OVERHEAD = 5
 /** Decompressed bytes one packet may expand to. */
@@ -982,6 +984,14 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
         return
       }
       this.#stats.probes.failed++
+      debug(
+        'memberlist: probe of %s failed: acked=%s nacks=%d fallbackDisabled=%s left=%d',
+        node.name,
+        String(acked),
+        nacks,
+        String(disableTcp),
+        sent + probeInterval - this.#clock.now(),
+      )
       awarenessDelta = expectedNacks > 0 ? Math.max(0, expectedNacks - nacks) : 1
       if (this.#closed) return
       this.#suspectNode({ incarnation: node.incarnation, node: node.name, from: c.name })
@@ -1403,16 +1413,45 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
       stream.destroy()
       throw new ClosedError('memberlist is closed')
     }
-    this.#streams.add(stream)
-    stream.on('error', () => {})
+    this.#track(stream)
     // The label goes once, first, as memberlist's label-wrapping transport writes it.
     if (this.config.label !== '') stream.write(labelHeader(this.config.label))
     return stream
   }
 
+  /**
+   * Done with a stream: end our side and destroy it once both sides have ended (or after a grace
+   * period). Destroying at once would reset the connection and could lose what was just written,
+   * which on a `MemoryStream`, and on TCP with unread bytes, is a reset the peer sees first.
+   */
   #release(stream: Duplex): void {
-    this.#streams.delete(stream)
-    stream.destroy()
+    if (stream.destroyed) return
+    const timer = this.#after(STREAM_RELEASE_GRACE_MS, () => stream.destroy())
+    let ended = stream.readableEnded
+    let finished = stream.writableFinished
+    const check = (): void => {
+      if (!ended || !finished) return
+      this.#cancel(timer)
+      stream.destroy()
+    }
+    stream.once('end', () => {
+      ended = true
+      check()
+    })
+    stream.once('close', () => this.#cancel(timer))
+    stream.end(() => {
+      finished = true
+      check()
+    })
+    // Drain what the peer still sends, so its end can arrive.
+    stream.resume()
+    check()
+  }
+
+  #track(stream: Duplex): void {
+    this.#streams.add(stream)
+    stream.once('close', () => this.#streams.delete(stream))
+    stream.on('error', () => {})
   }
 
   /** Runs `fn` with a reader on `stream`, destroying the stream if it takes longer than `ms`. */
@@ -1520,8 +1559,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
       return
     }
     this.#stats.streams.accepted++
-    this.#streams.add(stream)
-    stream.on('error', () => {})
+    this.#track(stream)
     try {
       await this.#withDeadline(stream, this.config.tcpTimeoutMs, async (reader) => {
         let label: string | typeof EMPTY_STREAM
