@@ -1,3 +1,4 @@
+import { BlockList, isIPv4, isIPv6 } from 'node:net'
 import { hostname } from 'node:os'
 import { InvalidArgumentError } from '../errors.ts'
 import type { Clock } from '../internal/clock.ts'
@@ -77,6 +78,11 @@ export interface MemberlistConfig {
   delegateProtocolVersion: number
   delegateProtocolMin: number
   delegateProtocolMax: number
+  /**
+   * Networks members may be in (`CIDRsAllowed`), as `10.0.0.0/8` or `fd00::/8`: alive messages
+   * from, or naming an address, outside them are ignored. Empty or absent allows all.
+   */
+  cidrsAllowed?: readonly string[] | undefined
   delegate?: Delegate | undefined
   alive?: AliveDelegate | undefined
   merge?: MergeDelegate | undefined
@@ -213,4 +219,26 @@ export function validateConfig(c: MemberlistConfig): void {
   }
   if (typeof c.advertiseAddr !== 'string')
     throw new InvalidArgumentError('advertiseAddr must be a string')
+  if (c.cidrsAllowed !== undefined) parseCidrs(c.cidrsAllowed)
+}
+
+/**
+ * memberlist's `ParseCIDRs`, into a `BlockList` (undefined for "allow all").
+ *
+ * @throws {InvalidArgumentError} naming the first CIDR that does not parse
+ */
+export function parseCidrs(cidrs: readonly string[] | undefined): BlockList | undefined {
+  if (cidrs === undefined || cidrs.length === 0) return undefined
+  const list = new BlockList()
+  for (const raw of cidrs) {
+    const m = typeof raw === 'string' ? /^\s*([^/\s]+)\/(\d{1,3})\s*$/.exec(raw) : null
+    const ip = m?.[1] ?? ''
+    const family = isIPv4(ip) ? 'ipv4' : isIPv6(ip) ? 'ipv6' : undefined
+    const prefix = Number(m?.[2])
+    if (family === undefined || prefix > (family === 'ipv4' ? 32 : 128)) {
+      throw new InvalidArgumentError(`invalid cidr: ${String(raw)}`)
+    }
+    list.addSubnet(ip, prefix, family)
+  }
+  return list
 }

@@ -1,5 +1,5 @@
 import { lookup } from 'node:dns/promises'
-import { isIP } from 'node:net'
+import { type BlockList, isIP, isIPv4 } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { EventEmitter } from 'eventemitter3'
 import {
@@ -22,6 +22,7 @@ import {
   DefaultLANConfig,
   type MemberlistConfig,
   type MemberlistOptions,
+  parseCidrs,
   validateConfig,
 } from './config.ts'
 import type { MemberEvent, MemberEventType, MemberlistEvents, MemberlistStats } from './events.ts'
@@ -143,6 +144,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
   readonly #clock: Clock
   readonly #random: () => number
   readonly #awareness: Awareness
+  readonly #allowed: BlockList | undefined
   readonly #broadcasts: TransmitLimitedQueue
   #nodes: NodeRec[] = []
   readonly #nodeMap = new Map<string, NodeRec>()
@@ -185,6 +187,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
     this.#clock = clock
     this.#random = random
     this.#awareness = new Awareness(config.awarenessMaxMultiplier)
+    this.#allowed = parseCidrs(config.cidrsAllowed)
     this.#broadcasts = new TransmitLimitedQueue(() => this.#numNodes, config.retransmitMult)
   }
 
@@ -356,6 +359,51 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
   async sendToAddress(to: Address, msg: Uint8Array): Promise<void> {
     this.#checkOpen()
     await this.#rawSendMsgPacket(to, undefined, encodeUserMessage(msg))
+  }
+
+  /**
+   * memberlist's `Ping`: one ping to `node` at `addr` (`host:port`), outside the probe rounds.
+   * Resolves with the round-trip time in ms.
+   *
+   * @throws {TimeoutError} no ack within `probeTimeoutMs`
+   */
+  async ping(node: string, addr: string): Promise<number> {
+    this.#checkOpen()
+    const seq = this.#nextSeqNo()
+    let resolveAck: (timestamp: number) => void = () => {}
+    const acked = new Promise<number>((resolve) => {
+      resolveAck = resolve
+    })
+    const handler: AckHandler = { ack: (_p, timestamp) => resolveAck(timestamp), timer: undefined }
+    handler.timer = this.#after(this.config.probeIntervalMs, () => this.#ackHandlers.delete(seq))
+    this.#ackHandlers.set(seq, handler)
+    const sent = this.#clock.now()
+    try {
+      await this.#sendMsg(
+        { addr, name: node },
+        encodeMessage(MessageType.ping, 'ping', {
+          seqNo: seq,
+          node,
+          sourceAddr: this.#advertise.ip,
+          sourcePort: this.#advertise.port,
+          sourceNode: this.config.name,
+        }),
+      )
+      let timer: TimerHandle | undefined
+      const timeout = new Promise<never>((_, reject) => {
+        timer = this.#after(this.config.probeTimeoutMs, () =>
+          reject(new TimeoutError(`no response from node ${node}`)),
+        )
+      })
+      try {
+        return (await Promise.race([acked, timeout])) - sent
+      } finally {
+        this.#cancel(timer)
+      }
+    } finally {
+      this.#ackHandlers.delete(seq)
+      this.#cancel(handler.timer)
+    }
   }
 
   /** Member events as an async iterator with a bounded queue (newest dropped when full, counted). */
@@ -565,6 +613,13 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
     return node
   }
 
+  /** `IPAllowed`: within `cidrsAllowed`, or no list at all. */
+  #ipAllowed(ip: string): boolean {
+    if (this.#allowed === undefined) return true
+    if (ip === '') return false
+    return this.#allowed.check(ip, isIPv4(ip) ? 'ipv4' : 'ipv6')
+  }
+
   #anyAlive(): boolean {
     return this.#nodes.some((n) => !deadOrLeft(n) && n.name !== this.config.name)
   }
@@ -746,6 +801,15 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
         return
       case 'alive': {
         const a = m.body
+        // `ensureCanConnect`: the packet's source and the address it names must both be allowed.
+        if (this.#allowed !== undefined) {
+          const src = splitHostPort(p.from)?.host ?? ''
+          const inner = bytesToIp(a.addr)
+          if (!this.#ipAllowed(src) || (inner !== '' && !this.#ipAllowed(inner))) {
+            this.#count(this.#stats.dropped, 'blocked')
+            return
+          }
+        }
         if (this.config.protocolVersion < 2 || a.port === 0) a.port = this.config.bindPort
         this.#aliveNode(a, undefined, false)
         return
@@ -1081,6 +1145,10 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
     }
     let updatesNode = false
     if (state === undefined) {
+      if (!this.#ipAllowed(bytesToIp(a.addr))) {
+        this.#count(this.#stats.dropped, 'blocked')
+        return
+      }
       state = this.#recFromAlive(a, 'dead')
       this.#nodeMap.set(a.node, state)
       // Insert at a random position so probing order stays random.
@@ -1097,6 +1165,10 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
       !Buffer.from(state.addr ?? []).equals(Buffer.from(a.addr ?? [])) ||
       state.port !== a.port
     ) {
+      if (!this.#ipAllowed(bytesToIp(a.addr))) {
+        this.#count(this.#stats.dropped, 'blocked')
+        return
+      }
       const canReclaim =
         c.deadNodeReclaimTimeMs > 0 &&
         this.#clock.now() - state.stateChange > c.deadNodeReclaimTimeMs

@@ -114,3 +114,56 @@ describe('memberlist edges', () => {
     expect(Math.max(...sizes)).toBeGreaterThan(900)
   }, 60_000)
 })
+
+describe('cidrsAllowed', () => {
+  it('ignores members outside the allowed networks, as CIDRsAllowed does', async () => {
+    const net = new MemoryNetwork({ clock })
+    const nodes = await startNodes(
+      net,
+      1,
+      cleanups,
+      () => ({ cidrsAllowed: ['127.0.0.0/8'] }),
+      clock,
+    )
+    const a = nodes[0] as (typeof nodes)[0]
+    const x = net.createTransport('x')
+    await x.listen()
+    cleanups.push(() => x.close())
+    const alive = (name: string, addr: number[]) =>
+      encodeMessage(MessageType.alive, 'alive', {
+        incarnation: 1,
+        node: name,
+        addr: Buffer.from(addr),
+        port: 7946,
+        meta: undefined,
+        vsn,
+      })
+    await x.writeToAddress(alive('outside', [10, 1, 1, 1]), { addr: a.localNode.address })
+    await x.writeToAddress(alive('inside', [127, 0, 0, 9]), { addr: a.localNode.address })
+    await until(() => a.allNodes().some((n) => n.name === 'inside'), 'inside accepted')
+    expect(a.allNodes().some((n) => n.name === 'outside')).toBe(false)
+    expect(a.stats().dropped['blocked']).toBe(1)
+    const { validateConfig, DefaultLANConfig } = await import('../../src/memberlist/config.ts')
+    expect(() => validateConfig({ ...DefaultLANConfig(), cidrsAllowed: ['10.0.0.0/33'] })).toThrow(
+      /invalid cidr/,
+    )
+    expect(() => validateConfig({ ...DefaultLANConfig(), cidrsAllowed: ['nope'] })).toThrow(
+      /invalid cidr/,
+    )
+  })
+})
+
+describe('ping', () => {
+  it('measures a round trip to a member, and times out on a silent one', async () => {
+    const net = new MemoryNetwork({ clock })
+    const nodes = await startNodes(net, 2, cleanups, () => ({}), clock)
+    const [a, b] = nodes as [(typeof nodes)[0], (typeof nodes)[0]]
+    const rtt = await a.ping('n1.dc1', b.localNode.address)
+    expect(rtt).toBeGreaterThanOrEqual(0)
+    net.partition('n1.dc1')
+    await expect(a.ping('n1.dc1', b.localNode.address)).rejects.toMatchObject({
+      code: 'WANFED_ERR_TIMEOUT',
+    })
+    net.heal('n1.dc1')
+  })
+})
