@@ -26,11 +26,24 @@ import {
   validateConfig,
 } from './config.ts'
 import type { MemberEvent, MemberEventType, MemberlistEvents, MemberlistStats } from './events.ts'
-import { NODE_STATE_WIRE, type Node, type NodeState, nodeStateFromWire } from './node.ts'
-import { EMPTY_STREAM, StreamReader, writeStream } from './stream-reader.ts'
+import { MemberlistBroadcast } from './memberlist-broadcast.ts'
+import { NODE_STATE_WIRE, type Node, nodeStateFromWire } from './node.ts'
+import {
+  deadOrLeft,
+  fullAddress,
+  type NodeRec,
+  recordFromAlive,
+  setVsn,
+  snapshot,
+  vsnOf,
+} from './node-record.ts'
+import { releaseStream, withDeadline } from './stream-lifecycle.ts'
+import { EMPTY_STREAM, writeStream } from './stream-reader.ts'
 import { Suspicion } from './suspicion.ts'
+import { TimerSet } from './timer-set.ts'
 import { kRandom, pushPullScale, shuffle, suspicionTimeout } from './timing.ts'
-import { type Broadcast, TransmitLimitedQueue } from './transmit-limited-queue.ts'
+import { TransmitLimitedQueue } from './transmit-limited-queue.ts'
+import { verifyProtocol } from './verify-protocol.ts'
 import { encodeCompound, encodeCompounds } from './wire/compound.ts'
 import { type EncryptionVersion, encryptOverhead } from './wire/encryption.ts'
 import { labelHeader, labelOverhead } from './wire/label.ts'
@@ -50,80 +63,15 @@ import type { Alive, Dead, IndirectPingReq, Ping, PushNodeState, Suspect } from 
 const COMPOUND_HEADER_OVERHEAD = 2
 const COMPOUND_OVERHEAD = 2
 const USER_MSG_OVERHEAD = 1
-/** How long a finished stream may take to flush before it is destroyed. */
-const STREAM_RELEASE_GRACE_MS = 1_000
 /** The CRC header (type byte and CRC-32) added for peers of protocol 5. */
 const CRC_OVERHEAD = 5
 /** Decompressed bytes one packet may expand to. */
 const MAX_PACKET_DECOMPRESSED = 4 * 1024 * 1024
 
-interface NodeRec {
-  name: string
-  addr: Buffer | undefined
-  port: number
-  meta: Buffer
-  pMin: number
-  pMax: number
-  pCur: number
-  dMin: number
-  dMax: number
-  dCur: number
-  incarnation: number
-  state: NodeState
-  stateChange: number
-}
-
 interface AckHandler {
   ack(payload: Buffer | undefined, timestamp: number): void
   nack?: () => void
   timer: TimerHandle | undefined
-}
-
-function snapshot(n: NodeRec): Node {
-  const ip = bytesToIp(n.addr)
-  return Object.freeze({
-    name: n.name,
-    addr: ip,
-    port: n.port,
-    address: joinHostPort(ip, n.port),
-    meta: Buffer.from(n.meta),
-    state: n.state,
-    incarnation: n.incarnation,
-    pMin: n.pMin,
-    pMax: n.pMax,
-    pCur: n.pCur,
-    dMin: n.dMin,
-    dMax: n.dMax,
-    dCur: n.dCur,
-  })
-}
-
-function fullAddress(n: NodeRec): Address {
-  return { addr: joinHostPort(bytesToIp(n.addr), n.port), name: n.name }
-}
-
-function vsnOf(n: NodeRec): Buffer {
-  return Buffer.from([n.pMin, n.pMax, n.pCur, n.dMin, n.dMax, n.dCur])
-}
-
-const deadOrLeft = (n: NodeRec): boolean => n.state === 'dead' || n.state === 'left'
-
-/** A broadcast of memberlist's own: named by the node, so a newer one about it replaces it. */
-class MemberlistBroadcast implements Broadcast {
-  constructor(
-    readonly name: string,
-    readonly msg: Buffer,
-    readonly notify?: () => void,
-  ) {}
-  invalidates(other: Broadcast): boolean {
-    return other instanceof MemberlistBroadcast && other.name === this.name
-  }
-  message(): Uint8Array {
-    return this.msg
-  }
-  finished(): void {
-    this.notify?.()
-  }
 }
 
 /**
@@ -150,7 +98,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
   readonly #nodeMap = new Map<string, NodeRec>()
   readonly #nodeTimers = new Map<string, Suspicion>()
   readonly #ackHandlers = new Map<number, AckHandler>()
-  readonly #timers = new Set<TimerHandle>()
+  readonly #timers: TimerSet
   readonly #streams = new Set<Duplex>()
   readonly #iterators = new Set<BoundedIterator<MemberEvent>>()
   #seqNo = 0
@@ -185,6 +133,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
     this.config = Object.freeze({ ...config })
     this.#transport = transport
     this.#clock = clock
+    this.#timers = new TimerSet(clock)
     this.#random = random
     this.#awareness = new Awareness(config.awarenessMaxMultiplier)
     this.#allowed = parseCidrs(config.cidrsAllowed)
@@ -375,7 +324,9 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
       resolveAck = resolve
     })
     const handler: AckHandler = { ack: (_p, timestamp) => resolveAck(timestamp), timer: undefined }
-    handler.timer = this.#after(this.config.probeIntervalMs, () => this.#ackHandlers.delete(seq))
+    handler.timer = this.#timers.after(this.config.probeIntervalMs, () =>
+      this.#ackHandlers.delete(seq),
+    )
     this.#ackHandlers.set(seq, handler)
     const sent = this.#clock.now()
     try {
@@ -391,18 +342,18 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
       )
       let timer: TimerHandle | undefined
       const timeout = new Promise<never>((_, reject) => {
-        timer = this.#after(this.config.probeTimeoutMs, () =>
+        timer = this.#timers.after(this.config.probeTimeoutMs, () =>
           reject(new TimeoutError(`no response from node ${node}`)),
         )
       })
       try {
         return (await Promise.race([acked, timeout])) - sent
       } finally {
-        this.#cancel(timer)
+        this.#timers.cancel(timer)
       }
     } finally {
       this.#ackHandlers.delete(seq)
-      this.#cancel(handler.timer)
+      this.#timers.cancel(handler.timer)
     }
   }
 
@@ -450,7 +401,6 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    for (const t of this.#timers) this.#clock.clearTimeout(t)
     this.#timers.clear()
     for (const s of this.#nodeTimers.values()) s.cancel()
     this.#nodeTimers.clear()
@@ -475,35 +425,16 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
 
   // ---- timers -------------------------------------------------------------------------------
 
-  #after(ms: number, fn: () => void): TimerHandle {
-    const h: TimerHandle = this.#clock.setTimeout(() => {
-      this.#timers.delete(h)
-      fn()
-    }, ms)
-    this.#timers.add(h)
-    return h
-  }
-
-  #cancel(h: TimerHandle | undefined): void {
-    if (h === undefined) return
-    this.#clock.clearTimeout(h)
-    this.#timers.delete(h)
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => this.#after(ms, resolve))
-  }
-
   async #waitOrTimeout(p: Promise<void>, timeoutMs: number, message: string): Promise<void> {
     if (!(timeoutMs > 0)) return p
     let timer: TimerHandle | undefined
     const timeout = new Promise<never>((_, reject) => {
-      timer = this.#after(timeoutMs, () => reject(new TimeoutError(message)))
+      timer = this.#timers.after(timeoutMs, () => reject(new TimeoutError(message)))
     })
     try {
       await Promise.race([p, timeout])
     } finally {
-      this.#cancel(timer)
+      this.#timers.cancel(timer)
     }
   }
 
@@ -515,10 +446,10 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
         try {
           fn()
         } finally {
-          this.#after(interval(), tick)
+          this.#timers.after(interval(), tick)
         }
       }
-      this.#after(Math.floor(this.#random() * interval()), tick)
+      this.#timers.after(Math.floor(this.#random() * interval()), tick)
     }
     const c = this.config
     if (c.probeIntervalMs > 0) {
@@ -789,7 +720,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
         const h = this.#ackHandlers.get(m.body.seqNo)
         if (h === undefined) return
         this.#ackHandlers.delete(m.body.seqNo)
-        this.#cancel(h.timer)
+        this.#timers.cancel(h.timer)
         h.ack(m.body.payload, p.timestamp)
         return
       }
@@ -864,7 +795,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
     let nackTimer: TimerHandle | undefined
     const handler: AckHandler = {
       ack: () => {
-        this.#cancel(nackTimer)
+        this.#timers.cancel(nackTimer)
         this.#send(
           requester,
           encodeMessage(MessageType.ackResp, 'ack', { seqNo: ind.seqNo, payload: undefined }),
@@ -873,7 +804,9 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
       },
       timer: undefined,
     }
-    handler.timer = this.#after(this.config.probeTimeoutMs, () => this.#ackHandlers.delete(seq))
+    handler.timer = this.#timers.after(this.config.probeTimeoutMs, () =>
+      this.#ackHandlers.delete(seq),
+    )
     this.#ackHandlers.set(seq, handler)
     this.#send(
       { addr: joinHostPort(bytesToIp(ind.target), ind.port), name: ind.node },
@@ -881,7 +814,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
       'indirect ping',
     )
     if (ind.nack) {
-      nackTimer = this.#after(this.config.probeTimeoutMs, () => {
+      nackTimer = this.#timers.after(this.config.probeTimeoutMs, () => {
         this.#send(
           requester,
           encodeMessage(MessageType.nackResp, 'nack', { seqNo: ind.seqNo }),
@@ -959,7 +892,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
       timer: undefined,
     }
     // Acks are accepted for the whole (stretched) probe interval, indirect ones included.
-    handler.timer = this.#after(probeInterval, () => {
+    handler.timer = this.#timers.after(probeInterval, () => {
       this.#ackHandlers.delete(seq)
       settle()
     })
@@ -992,7 +925,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
       }
       if (!remoteFailure) {
         awarenessDelta = -1
-        await Promise.race([settled, this.#sleep(c.probeTimeoutMs)])
+        await Promise.race([settled, this.#timers.sleep(c.probeTimeoutMs)])
         if (acked !== undefined) {
           this.#stats.probes.acked++
           c.ping?.notifyPingComplete(
@@ -1061,7 +994,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
       this.#suspectNode({ incarnation: node.incarnation, node: node.name, from: c.name })
     } finally {
       this.#ackHandlers.delete(seq)
-      this.#cancel(handler.timer)
+      this.#timers.cancel(handler.timer)
       this.#awareness.applyDelta(awarenessDelta)
     }
   }
@@ -1077,9 +1010,10 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
       return false
     }
     try {
-      const reply = await this.#withDeadline(
+      const reply = await withDeadline(
         stream,
         deadline - this.#clock.now(),
+        this.#timers,
         async (reader) => {
           await writeStream(
             stream,
@@ -1093,7 +1027,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
       this.#streamError(err)
       return false
     } finally {
-      this.#release(stream)
+      releaseStream(stream, this.#timers)
     }
   }
 
@@ -1136,7 +1070,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
         return
       }
       try {
-        c.alive.notifyAlive(snapshot(this.#recFromAlive(a, 'alive')))
+        c.alive.notifyAlive(snapshot(recordFromAlive(a, 'alive', this.#clock.now())))
       } catch (err) {
         this.#count(this.#stats.dropped, 'alive-vetoed')
         debug('memberlist: ignoring alive message for %s: %s', a.node, (err as Error).message)
@@ -1149,7 +1083,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
         this.#count(this.#stats.dropped, 'blocked')
         return
       }
-      state = this.#recFromAlive(a, 'dead')
+      state = recordFromAlive(a, 'dead', this.#clock.now())
       this.#nodeMap.set(a.node, state)
       // Insert at a random position so probing order stays random.
       const n = this.#nodes.length
@@ -1176,7 +1110,10 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
         updatesNode = true
       } else {
         this.#count(this.#stats.dropped, 'conflict')
-        c.conflict?.notifyConflict(snapshot(state), snapshot(this.#recFromAlive(a, 'alive')))
+        c.conflict?.notifyConflict(
+          snapshot(state),
+          snapshot(recordFromAlive(a, 'alive', this.#clock.now())),
+        )
         return
       }
     }
@@ -1199,7 +1136,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
       this.#refute(state, a.incarnation)
     } else {
       this.#queueBroadcast(a.node, encodeMessage(MessageType.alive, 'alive', a), notify)
-      if (vsn !== undefined && vsn.length >= 6) this.#setVsn(state, vsn)
+      if (vsn !== undefined && vsn.length >= 6) setVsn(state, vsn)
       state.incarnation = a.incarnation
       state.meta = Buffer.from(a.meta ?? [])
       state.addr = a.addr
@@ -1216,37 +1153,6 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
       if (oldState === 'suspect' && state.state === 'alive') this.#notify('alive', state)
       if (!oldMeta.equals(state.meta)) this.#notify('update', state)
     }
-  }
-
-  #recFromAlive(a: Alive, st: NodeState): NodeRec {
-    const rec: NodeRec = {
-      name: a.node,
-      addr: a.addr,
-      port: a.port,
-      meta: Buffer.from(a.meta ?? []),
-      pMin: 0,
-      pMax: 0,
-      pCur: 0,
-      dMin: 0,
-      dMax: 0,
-      dCur: 0,
-      incarnation: 0,
-      state: st,
-      stateChange: this.#clock.now(),
-    }
-    if (a.vsn !== undefined && a.vsn.length > 5) this.#setVsn(rec, a.vsn)
-    return rec
-  }
-
-  #setVsn(n: NodeRec, v: Buffer): void {
-    ;[n.pMin, n.pMax, n.pCur, n.dMin, n.dMax, n.dCur] = [
-      v[0],
-      v[1],
-      v[2],
-      v[3],
-      v[4],
-      v[5],
-    ] as number[] as [number, number, number, number, number, number]
   }
 
   #clearSuspicion(name: string): void {
@@ -1351,55 +1257,11 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
     }
   }
 
-  /** `verifyProtocol`: every node's current versions must lie in every alive node's ranges. */
-  #verifyProtocol(remote: readonly PushNodeState[]): void {
-    let maxpmin = 0
-    let minpmax = 255
-    let maxdmin = 0
-    let mindmax = 255
-    for (const rn of remote) {
-      if (rn.state !== NODE_STATE_WIRE.alive || rn.vsn === undefined || rn.vsn.length < 5) continue
-      const v = rn.vsn
-      maxpmin = Math.max(maxpmin, v[0] as number)
-      minpmax = Math.min(minpmax, v[1] as number)
-      maxdmin = Math.max(maxdmin, v[3] as number)
-      mindmax = Math.min(mindmax, v[4] as number)
-    }
-    for (const n of this.#nodes) {
-      if (n.state !== 'alive') continue
-      maxpmin = Math.max(maxpmin, n.pMin)
-      minpmax = Math.min(minpmax, n.pMax)
-      maxdmin = Math.max(maxdmin, n.dMin)
-      mindmax = Math.min(mindmax, n.dMax)
-    }
-    const check = (name: string, pCur: number, dCur: number): void => {
-      if (pCur < maxpmin || pCur > minpmax) {
-        throw new GossipRefusedError(
-          `node '${name}' protocol version (${pCur}) is incompatible: [${maxpmin}, ${minpmax}]`,
-        )
-      }
-      if (dCur < maxdmin || dCur > mindmax) {
-        throw new GossipRefusedError(
-          `node '${name}' delegate protocol version (${dCur}) is incompatible: [${maxdmin}, ${mindmax}]`,
-        )
-      }
-    }
-    for (const n of remote) {
-      const v = n.vsn
-      check(
-        n.name,
-        v !== undefined && v.length >= 6 ? (v[2] as number) : 0,
-        v !== undefined && v.length >= 6 ? (v[5] as number) : 0,
-      )
-    }
-    for (const n of this.#nodes) check(n.name, n.pCur, n.dCur)
-  }
-
   #mergeRemoteState(join: boolean, remote: PushNodeState[], userState: Buffer | undefined): void {
-    this.#verifyProtocol(remote)
+    verifyProtocol(remote, this.#nodes)
     if (join && this.config.merge !== undefined) {
       const peers = remote.map((n) => {
-        const rec = this.#recFromAlive(
+        const rec = recordFromAlive(
           {
             incarnation: n.incarnation,
             node: n.name,
@@ -1409,6 +1271,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
             vsn: n.vsn,
           },
           nodeStateFromWire(n.state) ?? 'dead',
+          this.#clock.now(),
         )
         return snapshot(rec)
       })
@@ -1491,62 +1354,10 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
     return stream
   }
 
-  /**
-   * Done with a stream: end our side and destroy it once both sides have ended (or after a grace
-   * period). Destroying at once would reset the connection and could lose what was just written,
-   * which on a `MemoryStream`, and on TCP with unread bytes, is a reset the peer sees first.
-   */
-  #release(stream: Duplex): void {
-    if (stream.destroyed) return
-    const timer = this.#after(STREAM_RELEASE_GRACE_MS, () => stream.destroy())
-    let ended = stream.readableEnded
-    let finished = stream.writableFinished
-    const check = (): void => {
-      if (!ended || !finished) return
-      this.#cancel(timer)
-      stream.destroy()
-    }
-    stream.once('end', () => {
-      ended = true
-      check()
-    })
-    stream.once('close', () => this.#cancel(timer))
-    stream.end(() => {
-      finished = true
-      check()
-    })
-    // Drain what the peer still sends, so its end can arrive.
-    stream.resume()
-    check()
-  }
-
   #track(stream: Duplex): void {
     this.#streams.add(stream)
     stream.once('close', () => this.#streams.delete(stream))
     stream.on('error', () => {})
-  }
-
-  /** Runs `fn` with a reader on `stream`, destroying the stream if it takes longer than `ms`. */
-  async #withDeadline<T>(
-    stream: Duplex,
-    ms: number,
-    fn: (reader: StreamReader) => Promise<T>,
-  ): Promise<T> {
-    const reader = new StreamReader(stream)
-    let expired = false
-    const timer = this.#after(Math.max(1, ms), () => {
-      expired = true
-      stream.destroy()
-    })
-    try {
-      return await fn(reader)
-    } catch (err) {
-      if (expired) throw new TimeoutError(`stream deadline of ${ms} ms passed`, { cause: err })
-      throw err
-    } finally {
-      this.#cancel(timer)
-      reader.detach()
-    }
   }
 
   #streamDecode(label: string): {
@@ -1592,7 +1403,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
   ): Promise<{ nodes: PushNodeState[]; userState: Buffer | undefined }> {
     const stream = await this.#dial(a, this.config.tcpTimeoutMs)
     try {
-      return await this.#withDeadline(stream, this.config.tcpTimeoutMs, async (reader) => {
+      return await withDeadline(stream, this.config.tcpTimeoutMs, this.#timers, async (reader) => {
         await writeStream(stream, this.#localState(join, this.config.label))
         const reply = await reader.readMessage(this.#streamDecode(this.config.label))
         if (reply === EMPTY_STREAM)
@@ -1608,19 +1419,19 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
         return { nodes: reply.nodes, userState: reply.userState }
       })
     } finally {
-      this.#release(stream)
+      releaseStream(stream, this.#timers)
     }
   }
 
   async #sendUserMsg(a: Address, msg: Uint8Array): Promise<void> {
     const stream = await this.#dial(a, this.config.tcpTimeoutMs)
     try {
-      await this.#withDeadline(stream, this.config.tcpTimeoutMs, async () => {
+      await withDeadline(stream, this.config.tcpTimeoutMs, this.#timers, async () => {
         await writeStream(stream, this.#streamMessage(encodeStreamUserMessage(msg)))
         await new Promise<void>((resolve) => stream.end(resolve))
       })
     } finally {
-      this.#release(stream)
+      releaseStream(stream, this.#timers)
     }
   }
 
@@ -1633,7 +1444,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
     this.#stats.streams.accepted++
     this.#track(stream)
     try {
-      await this.#withDeadline(stream, this.config.tcpTimeoutMs, async (reader) => {
+      await withDeadline(stream, this.config.tcpTimeoutMs, this.#timers, async (reader) => {
         let label: string | typeof EMPTY_STREAM
         try {
           label = await reader.readLabel(this.config.label, this.config.skipInboundLabelCheck)
@@ -1660,7 +1471,7 @@ export class Memberlist extends EventEmitter<MemberlistEvents> {
         await this.#answer(stream, msg, label)
       })
     } finally {
-      this.#release(stream)
+      releaseStream(stream, this.#timers)
     }
   }
 
