@@ -2,6 +2,8 @@ import { fc, test } from '@fast-check/vitest'
 import { encode as msgpackEncode } from '@msgpack/msgpack'
 import { describe, expect } from 'vitest'
 import { isWanfedError } from '../../src/errors.ts'
+import { bytesToIp, ipToBytes } from '../../src/memberlist/address.ts'
+import { decodeSerfTags, encodeSerfTags } from '../../src/memberlist/serf-tags.ts'
 import { decodeCompound, encodeCompound } from '../../src/memberlist/wire/compound.ts'
 import { decryptPayload, encryptPayload } from '../../src/memberlist/wire/encryption.ts'
 import { addLabelToPacket, splitLabel } from '../../src/memberlist/wire/label.ts'
@@ -232,4 +234,35 @@ describe('packets and streams', () => {
     const cut = Math.floor(wire.length / 2)
     expect(parseStreamMessage(wire.subarray(0, cut), opts).status).toBe('partial')
   })
+})
+
+describe('Serf tags and addresses', () => {
+  test.prop([
+    fc.dictionary(fc.string({ minLength: 1, maxLength: 20 }), fc.string({ maxLength: 40 }), {
+      maxKeys: 8,
+    }),
+  ])('Serf tags round-trip', (tags) => {
+    expect({ ...decodeSerfTags(encodeSerfTags(tags)) }).toEqual(tags)
+  })
+
+  test.prop([bytes(100)])('arbitrary meta decodes as tags, a bare role, or fails typed', (b) => {
+    typedOnly(() => decodeSerfTags(b))
+  })
+
+  test.prop([fc.oneof(fc.ipV4(), fc.ipV6(), fc.string({ maxLength: 40 }))])(
+    'IP parsing gives 4 or 16 bytes that print back to the same address, or a typed refusal',
+    (ip) => {
+      let b: Buffer
+      try {
+        b = ipToBytes(ip)
+      } catch (err) {
+        expect(isWanfedError(err, 'WANFED_ERR_INVALID_ARG')).toBe(true)
+        return
+      }
+      expect([4, 16]).toContain(b.length)
+      expect(ipToBytes(bytesToIp(b))).toEqual(
+        b.length === 16 && bytesToIp(b).includes('.') ? b.subarray(12) : b,
+      )
+    },
+  )
 })
