@@ -9,11 +9,11 @@
  *
  * Run: `npm run example -- cross-dc`
  */
-import { AlpnServer } from '../src/alpn/index.ts'
-import { createCertificateAuthority, createServerCertificate } from '../src/certs/index.ts'
-import { MeshGateway } from '../src/gateway/index.ts'
-import { StaticGatewayLocator } from '../src/locator/index.ts'
-import { NetTransport, type Packet, WanfedTransport } from '../src/transport/index.ts'
+import { AlpnServer } from 'wanfed/alpn'
+import { createCertificateAuthority, createServerCertificate } from 'wanfed/certs'
+import { MeshGateway } from 'wanfed/gateway'
+import { StaticGatewayLocator } from 'wanfed/locator'
+import { NetTransport, type Packet, WanfedTransport } from 'wanfed/transport'
 
 /**
  * The address memberlist would pass for betty. Cross-DC sends route by node name and never use it;
@@ -35,14 +35,21 @@ interface Node {
 
 export async function main(log: (line: string) => void = console.log): Promise<void> {
   const ca = await createCertificateAuthority()
-  // Everything opened is closed on the way out, whether the run succeeds or fails half-way.
-  const opened: { close(): Promise<void> }[] = []
+  // Everything opened is closed on the way out, whether the run succeeds or fails half-way, in
+  // the order traffic flows: every transport, then every ALPN server, then every gateway. A
+  // gateway closed while another DC's transport still holds a pooled connection through it
+  // would have to end that connection itself.
+  const opened = {
+    transports: [] as WanfedTransport[],
+    servers: [] as AlpnServer[],
+    gateways: [] as MeshGateway[],
+  }
 
   async function node(short: string, datacenter: string): Promise<Node> {
     const cert = await createServerCertificate(ca, { datacenter, node: short })
     const tls = { ca: ca.cert, ...cert }
     const server = new AlpnServer({ tls })
-    opened.push(server)
+    opened.servers.push(server)
     const locator = new StaticGatewayLocator({})
     const transport = new WanfedTransport({
       transport: new NetTransport({ bindAddrs: ['127.0.0.1'] }),
@@ -50,7 +57,7 @@ export async function main(log: (line: string) => void = console.log): Promise<v
       locator,
       tls,
     }).attach(server)
-    opened.push(transport)
+    opened.transports.push(transport)
     const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
     await transport.listen()
     const gatewayLocator = new StaticGatewayLocator({})
@@ -59,7 +66,7 @@ export async function main(log: (line: string) => void = console.log): Promise<v
       servers: { [short]: `127.0.0.1:${port}` },
       locator: gatewayLocator,
     })
-    opened.push(gateway)
+    opened.gateways.push(gateway)
     const gw = await gateway.listen({ host: '127.0.0.1', port: 0 })
     return {
       name: `${short}.${datacenter}`,
@@ -76,8 +83,9 @@ export async function main(log: (line: string) => void = console.log): Promise<v
   try {
     await run(await node('bob', 'dc1'), await node('betty', 'dc2'), log)
   } finally {
-    // Transports before their servers, servers before the gateways: the order traffic flows.
-    for (const resource of opened.reverse()) await resource.close()
+    for (const tier of [opened.transports, opened.servers, opened.gateways]) {
+      await Promise.all(tier.map((resource) => resource.close()))
+    }
   }
   log('closed cleanly')
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { expectNoLeakedHandles, handleCounts } from '../src/testing/index.ts'
+import { expectNoLeakedHandles, handleCounts } from 'wanfed/testing'
 import { examples } from './index.ts'
 
 describe('examples', () => {

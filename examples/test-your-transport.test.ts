@@ -4,8 +4,8 @@
  * `LabelTransport` (label-transport.ts) over wanfed's in-memory network.
  */
 import { describe, expect, it } from 'vitest'
-import { MemoryNetwork } from '../src/index.ts'
-import { transportConformance } from '../src/testing/index.ts'
+import { MemoryNetwork } from 'wanfed'
+import { transportConformance } from 'wanfed/testing'
 import { LabelTransport } from './label-transport.ts'
 
 transportConformance({

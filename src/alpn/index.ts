@@ -17,6 +17,15 @@
  * @packageDocumentation
  */
 
+export type {
+  DialConnectedMessage,
+  DialErrorMessage,
+  DialStartMessage,
+  ServerAcceptedMessage,
+  ServerLegacyMessage,
+  ServerRejectedMessage,
+} from './diagnostics.ts'
+export { ALPN_DIAGNOSTICS_CHANNELS } from './diagnostics.ts'
 export type { DialViaGatewayOptions } from './dial.ts'
 export { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_HANDSHAKE_TIMEOUT_MS, dialViaGateway } from './dial.ts'
 export type { FrameDecoderOptions, FrameHandler } from './frame.ts'
@@ -27,6 +36,7 @@ export {
   FrameDecoder,
   MAX_PACKET_SIZE,
 } from './frame.ts'
+export type { ListenerStatus, ListenOptions } from './listen-options.ts'
 export {
   ALPN_RPC_CONSUL,
   ALPN_RPC_GOSSIP,
@@ -61,4 +71,4 @@ export {
 export { TlsSessionCache } from './session-cache.ts'
 export type { ParsedServerSni } from './sni.ts'
 export { DEFAULT_DOMAIN, parseServerSni, serverSni } from './sni.ts'
-export type { TlsCredentials } from './tls-options.ts'
+export type { Pem, TlsCredentials } from './tls-options.ts'

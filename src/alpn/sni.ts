@@ -1,8 +1,8 @@
 import { InvalidArgumentError } from '../errors.ts'
-import { isSniLabel, stripTrailingDot } from '../internal/names.ts'
+import { DEFAULT_DOMAIN, isDnsName, isSniLabel, stripTrailingDot } from '../names.ts'
 
 /** Consul's default domain. */
-export const DEFAULT_DOMAIN = 'consul'
+export { DEFAULT_DOMAIN }
 
 /**
  * The TLS server name that routes to a Consul server through mesh gateways:
@@ -15,7 +15,7 @@ export function serverSni(dc: string, node?: string, domain: string = DEFAULT_DO
   const dom = stripTrailingDot(domain)
   if (!isSniLabel(dc))
     throw new InvalidArgumentError(`invalid datacenter for SNI: ${JSON.stringify(dc)}`)
-  if (dom === '' || !dom.split('.').every((l) => isSniLabel(l))) {
+  if (!isDnsName(dom, 'sni')) {
     throw new InvalidArgumentError(`invalid domain for SNI: ${JSON.stringify(domain)}`)
   }
   if (node === undefined || node === '' || node === '*') return `server.${dc}.${dom}`

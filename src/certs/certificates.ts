@@ -6,8 +6,11 @@ import {
   webcrypto,
 } from 'node:crypto'
 import { CertificateError, InvalidArgumentError } from '../errors.ts'
+import { normalizeDomain } from '../names.ts'
 import { checkDnsLabel, checkDnsName, checkIp, checkPositiveInteger } from './names.ts'
 import { loadX509 } from './x509.ts'
+
+export { normalizeDomain }
 
 type CryptoKey = webcrypto.CryptoKey
 type CryptoKeyPair = webcrypto.CryptoKeyPair
@@ -197,11 +200,6 @@ function checkList(value: unknown, field: string, check: (v: unknown, f: string)
   if (value === undefined) return []
   if (!Array.isArray(value)) throw new InvalidArgumentError(`${field} must be an array of strings`)
   return value.map((v, i) => check(v, `${field}[${i}]`))
-}
-
-/** Normalizes a domain as Consul does: one trailing dot removed. Throws InvalidArgumentError. */
-export function normalizeDomain(domain: unknown = 'consul'): string {
-  return checkDnsName(domain, 'domain')
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -444,7 +442,7 @@ export async function createServerCertificate(
 ): Promise<CertificateKeyPair> {
   const opts = checkOptions(options, 'createServerCertificate') as ServerCertificateOptions
   const dc = checkDnsLabel(opts.datacenter ?? 'dc1', 'datacenter')
-  const domain = normalizeDomain(opts.domain ?? 'consul')
+  const domain = normalizeDomain(opts.domain, { rule: 'hostname' })
   const node =
     opts.node === undefined || opts.node === '' ? undefined : checkDnsLabel(opts.node, 'node')
   const extraDns = checkList(opts.additionalDnsNames, 'additionalDnsNames', (v, f) =>
@@ -485,7 +483,7 @@ export async function createClientCertificate(
     )
   }
   const dc = checkDnsLabel(opts.datacenter ?? 'dc1', 'datacenter')
-  const domain = normalizeDomain(opts.domain ?? 'consul')
+  const domain = normalizeDomain(opts.domain, { rule: 'hostname' })
   const extraDns = checkList(opts.additionalDnsNames, 'additionalDnsNames', (v, f) =>
     checkDnsName(v, f, true),
   )

@@ -1,3 +1,4 @@
+import { checkNumber } from '../internal/validate.ts'
 /**
  * Validation of the names that go into certificates: datacenters, domains, node names, extra DNS
  * names and IP addresses. Every failure is an {@link InvalidArgumentError} naming the field.
@@ -8,21 +9,15 @@
 
 import { isIP } from 'node:net'
 import { InvalidArgumentError } from '../errors.ts'
-
-const LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/
+import { isDnsLabel, isDnsName, stripTrailingDot } from '../names.ts'
 
 function show(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : String(value)
 }
 
-/** True when `value` is one DNS label: 1-63 letters, digits or hyphens, no hyphen at either end. */
-export function isDnsLabel(value: string): boolean {
-  return LABEL.test(value)
-}
-
 /** Throws unless `value` is a single DNS label (no dots, slashes, spaces or underscores). */
 export function checkDnsLabel(value: unknown, field: string): string {
-  if (typeof value !== 'string' || !LABEL.test(value)) {
+  if (typeof value !== 'string' || !isDnsLabel(value, 'hostname')) {
     throw new InvalidArgumentError(
       `${field} must be a DNS label (1-63 letters, digits or hyphens, not starting or ending with a hyphen, no dots), got ${show(value)}`,
     )
@@ -38,10 +33,8 @@ export function checkDnsName(value: unknown, field: string, wildcard = false): s
   if (typeof value !== 'string') {
     throw new InvalidArgumentError(`${field} must be a DNS name, got ${show(value)}`)
   }
-  const name = value.endsWith('.') ? value.slice(0, -1) : value
-  const labels = name.split('.')
-  const rest = wildcard && labels[0] === '*' && labels.length > 1 ? labels.slice(1) : labels
-  if (name.length === 0 || name.length > 253 || !rest.every(isDnsLabel)) {
+  const name = stripTrailingDot(value)
+  if (!isDnsName(name, 'hostname', wildcard)) {
     throw new InvalidArgumentError(
       `${field} must be a DNS name (dot-separated labels of letters, digits and hyphens), got ${show(value)}`,
     )
@@ -79,8 +72,5 @@ function canonicalIpv6(ip: string): string {
 
 /** Throws unless `value` is a positive safe integer. */
 export function checkPositiveInteger(value: unknown, field: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new InvalidArgumentError(`${field} must be a positive integer, got ${show(value)}`)
-  }
-  return value
+  return checkNumber(value, field, { integer: true, positive: true })
 }

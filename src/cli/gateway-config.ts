@@ -10,7 +10,8 @@
 
 import { readFile } from 'node:fs/promises'
 import { isIP } from 'node:net'
-import { isSniLabel } from '../internal/names.ts'
+import { MAX_PORT, splitHostPort } from '../internal/address.ts'
+import { isDnsName, isSniLabel, normalizeDomain } from '../names.ts'
 import { CommandError, UsageError } from './args.ts'
 
 /** Where the gateway listens unless told otherwise: loopback only, Consul's mesh gateway port. */
@@ -97,22 +98,13 @@ function checkLabel(value: unknown, what: string, field: string, fail: Fail): st
   return v
 }
 
-function isDnsName(name: string): boolean {
-  return (
-    name.length > 0 &&
-    name.length <= 253 &&
-    name.split('.').every((l) => /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/i.test(l))
-  )
-}
-
 function checkDomain(value: unknown, field: string, fail: Fail): string {
   if (typeof value !== 'string') fail(field, `expected a string, got ${show(value)}`)
-  const v = (value as string).toLowerCase()
-  const name = v.endsWith('.') ? v.slice(0, -1) : v
-  if (!isDnsName(name)) {
-    fail(field, `invalid domain ${show(value)}: expected a DNS name such as consul`)
+  try {
+    return normalizeDomain(value)
+  } catch {
+    return fail(field, `invalid domain ${show(value)}: expected a DNS name such as consul`)
   }
-  return name
 }
 
 /**
@@ -127,26 +119,12 @@ export function checkAddress(
 ): string {
   if (typeof value !== 'string') fail(field, `expected a host:port string, got ${show(value)}`)
   const v = value as string
-  const bad = () => fail(field, `invalid address ${show(v)}: expected host:port (IPv6 in brackets)`)
-  let host: string
-  let portText: string
-  if (v.startsWith('[')) {
-    const end = v.indexOf(']')
-    if (end < 0 || v[end + 1] !== ':') bad()
-    host = v.slice(1, end)
-    portText = v.slice(end + 2)
-    if (isIP(host) !== 6) bad()
-  } else {
-    const colon = v.lastIndexOf(':')
-    if (colon <= 0) bad()
-    host = v.slice(0, colon)
-    portText = v.slice(colon + 1)
-    if (host.includes(':')) bad()
-    if (isIP(host) === 0 && !isDnsName(host)) bad()
+  const parsed = splitHostPort(v)
+  if (parsed === undefined || (isIP(parsed.host) === 0 && !isDnsName(parsed.host, 'sni'))) {
+    fail(field, `invalid address ${show(v)}: expected host:port (IPv6 in brackets)`)
   }
-  if (!/^\d{1,5}$/.test(portText)) bad()
-  const port = Number(portText)
-  if (port > 65535 || (port === 0 && !allowPortZero)) {
+  const { port } = parsed as { port: number }
+  if (port > MAX_PORT || (port === 0 && !allowPortZero)) {
     fail(field, `invalid port in ${show(v)}: expected ${allowPortZero ? 0 : 1}-65535`)
   }
   return v

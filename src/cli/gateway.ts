@@ -1,39 +1,74 @@
 /**
  * `wanfed gateway`: runs a {@link MeshGateway} from a JSON config file and/or flags, prints a
- * startup line and a status line at an interval, and closes gracefully on SIGINT / SIGTERM (a
- * second signal destroys every connection at once). `--render haproxy|nginx` prints the
+ * startup line, a status line at an interval and a line per rejected connection, reloads its config
+ * file on SIGHUP, and closes gracefully on SIGINT / SIGTERM (a second signal destroys every
+ * connection at once). `--render haproxy|nginx` prints the
  * equivalent HAProxy or nginx config instead of starting anything.
  *
  * @packageDocumentation
  */
 
 import { isAbsolute, relative, resolve } from 'node:path'
+import { type AdminComponents, createAdminServer } from '../admin/index.ts'
+import { DEFAULT_DOMAIN } from '../alpn/sni.ts'
 import {
-  type GatewayTrafficStats,
+  type GatewayRejectInfo,
   MeshGateway,
-  type MeshGatewayStats,
   type RouteTable,
   renderHaproxyConfig,
   renderNginxConfig,
   routeTable,
 } from '../gateway/index.ts'
+import {
+  DEFAULT_GATEWAY_CLOSE_GRACE_MS,
+  DEFAULT_GATEWAY_CONNECT_TIMEOUT_MS,
+  DEFAULT_HELLO_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_GATEWAY_CONNECTIONS,
+} from '../gateway/options.ts'
 import { formatHostPort, parseHostPort } from '../internal/address.ts'
-import { StaticGatewayLocator } from '../locator/index.ts'
 import { CommandError, formatFlags, parseArgs, UsageError } from './args.ts'
 import {
+  checkAddress,
+  DEFAULT_GATEWAY_LISTEN,
+  DEFAULT_STATUS_INTERVAL_MS,
   type GatewayConfig,
   type GatewaySettings,
   parseGatewayFlags,
   readGatewayConfig,
   resolveGatewaySettings,
 } from './gateway-config.ts'
+import {
+  type FederationSettings,
+  GatewayFederation,
+  resolveFederation,
+} from './gateway-federation.ts'
+import { GatewayReloader, LiveRoutes, type ReloadSource } from './gateway-reload.ts'
+import { StatusMeter } from './status.ts'
 import type { CliIo, Command } from './types.ts'
+
+export { formatBytes, formatStatus } from './status.ts'
+
+/** `5000` as `5s`, `600000` as `10m`: how `--help` shows a default duration. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0'
+  for (const [unit, size] of [
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1_000],
+  ] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`
+  }
+  return `${ms}ms`
+}
+
+const d = formatDuration
 
 export const gatewayFlags = {
   config: {
     kind: 'string',
     valueName: '<path>',
-    description: 'JSON config file (see below); flags override its values',
+    description: 'JSON config file (see below); flags override its values; SIGHUP reloads it',
   },
   datacenter: {
     kind: 'string',
@@ -41,11 +76,15 @@ export const gatewayFlags = {
     description: "The gateway's own datacenter (required, here or in the config)",
   },
   dc: { kind: 'string', valueName: '<dc>', description: 'Same as --datacenter' },
-  domain: { kind: 'string', valueName: '<domain>', description: 'Consul domain (default consul)' },
+  domain: {
+    kind: 'string',
+    valueName: '<domain>',
+    description: `Consul domain (default ${DEFAULT_DOMAIN})`,
+  },
   listen: {
     kind: 'string',
     valueName: '<host:port>',
-    description: 'Listen address (default 127.0.0.1:8443; port 0 picks a free one)',
+    description: `Listen address (default ${DEFAULT_GATEWAY_LISTEN}; port 0 picks a free one)`,
   },
   server: {
     kind: 'strings',
@@ -60,32 +99,64 @@ export const gatewayFlags = {
   'hello-timeout': {
     kind: 'string',
     valueName: '<duration>',
-    description: 'Time a client has to send its ClientHello (default 5s)',
+    description: `Time a client has to send its ClientHello (default ${d(DEFAULT_HELLO_TIMEOUT_MS)})`,
   },
   'connect-timeout': {
     kind: 'string',
     valueName: '<duration>',
-    description: 'Upstream TCP connect timeout per attempt (default 10s)',
+    description: `Upstream TCP connect timeout per attempt (default ${d(DEFAULT_GATEWAY_CONNECT_TIMEOUT_MS)})`,
   },
   'idle-timeout': {
     kind: 'string',
     valueName: '<duration>',
-    description: 'Close a connection idle both ways this long; 0 disables (default 10m)',
+    description: `Close a connection idle both ways this long; 0 disables (default ${d(DEFAULT_IDLE_TIMEOUT_MS)})`,
   },
   'close-grace': {
     kind: 'string',
     valueName: '<duration>',
-    description: 'On shutdown, how long open connections may finish (default 5s)',
+    description: `On shutdown, how long connections with bytes in flight may finish (default ${d(DEFAULT_GATEWAY_CLOSE_GRACE_MS)})`,
   },
   'max-connections': {
     kind: 'string',
     valueName: '<n>',
-    description: 'Open client connections allowed; 0 means no limit (default 0)',
+    description: `Open client connections allowed; 0 means no limit (default ${DEFAULT_MAX_GATEWAY_CONNECTIONS})`,
   },
   'status-interval': {
     kind: 'string',
     valueName: '<duration>',
-    description: 'Print a status line this often; 0 disables (default 10s)',
+    description: `Print a status line this often; 0 disables (default ${d(DEFAULT_STATUS_INTERVAL_MS)})`,
+  },
+  admin: {
+    kind: 'string',
+    valueName: '<host:port>',
+    description:
+      'Serve the admin endpoint here (/metrics, /v1/status, /health, /v1/internal/federation-states); off by default',
+  },
+  'primary-datacenter': {
+    kind: 'string',
+    valueName: '<dc>',
+    description: "The primary DC: route by federation states (every DC's gateways, no config edit)",
+  },
+  'primary-gateway': {
+    kind: 'strings',
+    valueName: '<host:port>',
+    description:
+      "A gateway of the primary DC, where a secondary's gateway first fetches federation states",
+  },
+  'ca-file': {
+    kind: 'string',
+    valueName: '<path>',
+    description: 'CA certificate (PEM) for the federation-state connection to the servers',
+  },
+  'cert-file': {
+    kind: 'string',
+    valueName: '<path>',
+    description: "This gateway's client certificate (PEM) for that connection",
+  },
+  'key-file': {
+    kind: 'string',
+    valueName: '<path>',
+    description: 'Its private key (PEM)',
   },
   render: {
     kind: 'string',
@@ -107,12 +178,29 @@ const USAGE = `Usage: wanfed gateway [--config <path>] [options]
     <node>.server.<dc>.<domain>  to that local server   (local-server)
     server.<dc>.<domain>         to any local server     (local-any)
     *.server.<other>.<domain>    to a gateway of <other> (remote-dc)
-  Prints a startup line, then a status line every --status-interval. SIGINT or
-  SIGTERM closes it gracefully (exit 0); a second signal closes at once.
+  Prints a startup line, then a status line every --status-interval (a
+  timestamp, connections/s and bytes/s since the previous line, traffic per
+  route), and a line for each rejected connection (reason and SNI). SIGINT or
+  SIGTERM closes it gracefully (exit 0); a second signal closes at once. SIGHUP
+  reloads the --config file: servers and remote gateways change for new
+  connections, open connections keep flowing; a bad file is refused and the
+  running config kept.
 
   $ wanfed gateway --dc dc1 --listen 0.0.0.0:8443 \\
       --server bob=10.0.1.10:8300 --remote dc2=10.0.2.1:8443
   gateway dc1 listening on 0.0.0.0:8443 (domain consul); routes: ...
+
+  --admin <host:port> serves the admin endpoint (Prometheus /metrics, /v1/status,
+  /health, and Consul's /v1/internal/federation-state(s) APIs); give a loopback
+  address unless the network in between is trusted.
+
+  With --primary-datacenter the gateway routes other DCs by federation states,
+  as Consul's -expose-servers mesh gateways do, so a new DC needs no config
+  edit: in a secondary it replicates the primary's states through the
+  --primary-gateway addresses (then through its own DC's gateways), in the
+  primary it reads them from the local servers; --ca-file, --cert-file and
+  --key-file give its mutual-TLS identity. Config remoteGateways stay as the
+  fallback for DCs the states do not route.
 
   Durations are milliseconds (1500) or a number with a unit: ms, s, m, h (5s, 2m).
 
@@ -123,12 +211,12 @@ ${formatFlags(gatewayFlags)}
 Config file (JSON; every time in milliseconds):
   {
     "datacenter": "dc1",                     required (here or --datacenter)
-    "domain": "consul",
-    "listen": "127.0.0.1:8443",
+    "domain": "${DEFAULT_DOMAIN}",
+    "listen": "${DEFAULT_GATEWAY_LISTEN}",
     "servers": { "bob": "10.0.1.10:8300" },  required (here or --server)
     "remoteGateways": { "dc2": ["10.0.2.1:8443"] },
-    "helloTimeoutMs": 5000, "connectTimeoutMs": 10000, "idleTimeoutMs": 600000,
-    "maxConnections": 0, "closeGraceMs": 5000, "statusIntervalMs": 10000
+    "helloTimeoutMs": ${DEFAULT_HELLO_TIMEOUT_MS}, "connectTimeoutMs": ${DEFAULT_GATEWAY_CONNECT_TIMEOUT_MS}, "idleTimeoutMs": ${DEFAULT_IDLE_TIMEOUT_MS},
+    "maxConnections": ${DEFAULT_MAX_GATEWAY_CONNECTIONS}, "closeGraceMs": ${DEFAULT_GATEWAY_CLOSE_GRACE_MS}, "statusIntervalMs": ${DEFAULT_STATUS_INTERVAL_MS}
   }
 `
 
@@ -191,63 +279,6 @@ function describeRoutes(t: RouteTable): string {
     .join('; ')
 }
 
-/** Bytes in binary units: `512B`, `800KiB`, `1.2MiB`. */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let value = n
-  let i = 0
-  while (value >= 1024 && i < units.length - 1) {
-    value /= 1024
-    i++
-  }
-  const text = i === 0 || value >= 100 ? String(Math.round(value)) : String(+value.toFixed(1))
-  return `${text}${units[i]}`
-}
-
-function traffic(name: string, s: GatewayTrafficStats): string {
-  const fail = s.connectFailures > 0 ? ` failed=${s.connectFailures}` : ''
-  return `${name} conns=${s.connections} active=${s.active} in=${formatBytes(s.bytesIn)} out=${formatBytes(s.bytesOut)}${fail}`
-}
-
-/**
- * One status line: traffic per local route kind and per remote datacenter, then the rejected
- * connections by reason (only the reasons seen), e.g.
- * `status: open=1 | local-server conns=3 active=1 in=1.2MiB out=800KiB | local-any conns=0 ... | remote-dc:dc2 conns=... | rejected no-sni=1`.
- */
-export function formatStatus(stats: MeshGatewayStats, remoteDcs: readonly string[]): string {
-  const parts = [
-    `open=${stats.open}`,
-    traffic('local-server', stats.routes['local-server']),
-    traffic('local-any', stats.routes['local-any']),
-  ]
-  const byDc = new Map<string, GatewayTrafficStats>()
-  for (const dc of remoteDcs) byDc.set(dc, emptyTraffic())
-  for (const [key, s] of Object.entries(stats.targets)) {
-    if (s.kind !== 'remote-dc') continue
-    // The key is server.<dc>.<domain>.
-    const dc = key.split('.')[1] ?? key
-    const sum = byDc.get(dc) ?? emptyTraffic()
-    sum.connections += s.connections
-    sum.active += s.active
-    sum.bytesIn += s.bytesIn
-    sum.bytesOut += s.bytesOut
-    sum.connectFailures += s.connectFailures
-    byDc.set(dc, sum)
-  }
-  for (const dc of [...byDc.keys()].sort()) {
-    parts.push(traffic(`remote-dc:${dc}`, byDc.get(dc) as GatewayTrafficStats))
-  }
-  const rejected = Object.entries(stats.rejected)
-    .filter(([, n]) => n > 0)
-    .map(([reason, n]) => `${reason}=${n}`)
-  parts.push(rejected.length === 0 ? 'rejected 0' : `rejected ${rejected.join(' ')}`)
-  return `status: ${parts.join(' | ')}`
-}
-
-function emptyTraffic(): GatewayTrafficStats {
-  return { connections: 0, active: 0, bytesIn: 0, bytesOut: 0, connectFailures: 0 }
-}
-
 /** Resolves with the stop request: a process signal's name, or `abort`. */
 interface StopWatch {
   readonly stopped: Promise<string>
@@ -286,12 +317,12 @@ function watchStop(io: CliIo): StopWatch {
     return { stopped, onForce, dispose: () => signal.removeEventListener('abort', onAbort) }
   }
   const onSignal = (name: NodeJS.Signals) => request(name)
-  // A closed terminal (SIGHUP) or a reader that went away (`wanfed gateway | head`: EPIPE on
-  // stdout) stop the gateway gracefully too, instead of killing it mid-connection.
+  // A reader that went away (`wanfed gateway | head`: EPIPE on stdout) stops the gateway
+  // gracefully too, instead of killing it mid-connection. SIGHUP reloads (see serve()), as it
+  // does for HAProxy and nginx.
   const onStdoutError = () => request('SIGPIPE')
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
-  process.on('SIGHUP', onSignal)
   process.stdout.on('error', onStdoutError)
   return {
     stopped,
@@ -299,22 +330,44 @@ function watchStop(io: CliIo): StopWatch {
     dispose: () => {
       process.off('SIGINT', onSignal)
       process.off('SIGTERM', onSignal)
-      process.off('SIGHUP', onSignal)
       process.stdout.off('error', onStdoutError)
     },
   }
 }
 
-async function serve(settings: GatewaySettings, io: CliIo): Promise<number> {
-  const remoteDcs = Object.keys(settings.remoteGateways).sort()
-  const routes = table(settings)
+function describeReject(info: GatewayRejectInfo): string {
+  const sni = info.sni === undefined ? '(none)' : info.sni
+  const error = info.error === undefined ? '' : ` (${info.error.message})`
+  return `${new Date().toISOString()} rejected ${info.remote}: reason=${info.reason} sni=${sni}${error}`
+}
+
+/** What `serve` runs besides the gateway: the admin endpoint and federation-state routing. */
+interface ServeExtras {
+  admin?: string
+  federation?: FederationSettings
+}
+
+/** The gateway's servers and remote gateways, swapped as a whole when the config is reloaded. */
+async function serve(
+  settings: GatewaySettings,
+  io: CliIo,
+  source: ReloadSource | undefined,
+  extras: ServeExtras,
+): Promise<number> {
+  const live = new LiveRoutes(settings)
+  const federation =
+    extras.federation === undefined
+      ? undefined
+      : new GatewayFederation(extras.federation, settings, live.locator, () => live.servers.all())
+  const remoteDcs = () =>
+    federation === undefined
+      ? live.remoteDcs
+      : [...new Set([...live.remoteDcs, ...federation.routes.datacenters()])].sort()
   const gateway = new MeshGateway({
     datacenter: settings.datacenter,
     ...(settings.domain === undefined ? {} : { domain: settings.domain }),
-    servers: settings.servers,
-    ...(remoteDcs.length === 0
-      ? {}
-      : { locator: new StaticGatewayLocator(settings.remoteGateways) }),
+    servers: live.servers,
+    locator: federation?.routes ?? live.locator,
     ...(settings.helloTimeoutMs === undefined ? {} : { helloTimeoutMs: settings.helloTimeoutMs }),
     ...(settings.connectTimeoutMs === undefined
       ? {}
@@ -324,19 +377,57 @@ async function serve(settings: GatewaySettings, io: CliIo): Promise<number> {
     ...(settings.closeGraceMs === undefined ? {} : { closeGraceMs: settings.closeGraceMs }),
   })
 
+  const reloader = new GatewayReloader(live, settings, source, io, (next) =>
+    describeRoutes(table(next)),
+  )
+
   const stop = watchStop(io)
+  let reloading = Promise.resolve()
+  // One reload at a time, in the order the signals came.
+  const onHangup = () => {
+    reloading = reloading.then(() => reloader.reload())
+  }
+  if (io.signal === undefined) process.on('SIGHUP', onHangup)
+  const meter = new StatusMeter()
   let timer: NodeJS.Timeout | undefined
+  const components: AdminComponents = {
+    gateways: { [settings.datacenter]: gateway },
+    ...(federation === undefined ? {} : { locators: { federation: federation.locator } }),
+  }
+  const admin =
+    extras.admin === undefined
+      ? undefined
+      : createAdminServer({
+          datacenter: settings.datacenter,
+          ...(federation === undefined ? {} : { federationStates: federation.store }),
+          components,
+        })
   try {
     const { host, port } = parseHostPort(settings.listen, 'listen')
     const bound = await gateway.listen({ host, port })
     // Attached after listen(), whose own failure is the rejection above, not an event to report.
     gateway.on('error', (err) => io.stderr.write(`gateway error: ${err.message}\n`))
+    gateway.on('rejected', (info) => io.stdout.write(`${describeReject(info)}\n`))
+    if (admin !== undefined && extras.admin !== undefined) {
+      const a = parseHostPort(extras.admin, '--admin')
+      const at = await admin.listen({ host: a.host, port: a.port })
+      io.stdout.write(`admin endpoint listening on http://${formatHostPort(at.address, at.port)}\n`)
+    }
+    if (federation !== undefined && extras.federation !== undefined) {
+      federation.start()
+      const f = extras.federation
+      io.stdout.write(
+        f.primaryDatacenter === settings.datacenter
+          ? `federation states: primary ${f.primaryDatacenter}, read from the local servers\n`
+          : `federation states: primary ${f.primaryDatacenter}, replicated through ${f.primaryGateways.join(',')}\n`,
+      )
+    }
     io.stdout.write(
-      `gateway ${gateway.datacenter} listening on ${formatHostPort(bound.address, bound.port)} (domain ${gateway.domain}); routes: ${describeRoutes(routes)}\n`,
+      `gateway ${gateway.datacenter} listening on ${formatHostPort(bound.address, bound.port)} (domain ${gateway.domain}); routes: ${describeRoutes(table(settings))}\n`,
     )
     if (settings.statusIntervalMs > 0) {
       timer = setInterval(() => {
-        io.stdout.write(`${formatStatus(gateway.stats(), remoteDcs)}\n`)
+        io.stdout.write(`${meter.line(gateway.stats(), remoteDcs())}\n`)
       }, settings.statusIntervalMs)
     }
     const why = await stop.stopped
@@ -350,15 +441,21 @@ async function serve(settings: GatewaySettings, io: CliIo): Promise<number> {
       io.stdout.write('closing at once\n')
       gateway.destroy()
     })
+    await admin?.close()
+    await federation?.close()
     await gateway.close()
-    io.stdout.write(`${formatStatus(gateway.stats(), remoteDcs)}\n`)
+    await reloading
+    io.stdout.write(`${meter.line(gateway.stats(), remoteDcs())}\n`)
     io.stdout.write('closed\n')
     return 0
   } finally {
     clearInterval(timer)
     stop.dispose()
+    process.off('SIGHUP', onHangup)
     // Only reached without a close when listen() failed or a write threw: release everything.
     if (gateway.status !== 'closed') gateway.destroy()
+    await admin?.close()
+    await federation?.close()
   }
 }
 
@@ -387,18 +484,41 @@ async function run(argv: string[], io: CliIo): Promise<number> {
     statusInterval: flags['status-interval'],
   })
   let file: GatewayConfig | undefined
-  let shown: string | undefined
+  let source: ReloadSource | undefined
   if (flags.config !== undefined) {
     const path = resolve(io.cwd, flags.config)
-    shown = display(path, io.cwd)
-    file = await readGatewayConfig(path, shown)
+    source = { path, shown: display(path, io.cwd), overrides }
+    file = await readGatewayConfig(path, source.shown)
   }
-  const settings = resolveGatewaySettings(file, overrides, shown)
+  const settings = resolveGatewaySettings(file, overrides, source?.shown)
   if (renderKind !== undefined) {
     io.stdout.write(render(renderKind, settings))
     return 0
   }
-  return serve(settings, io)
+  if (flags.admin !== undefined)
+    checkAddress(
+      flags.admin,
+      '--admin',
+      (field, problem) => {
+        throw new UsageError(`${field}: ${problem}`)
+      },
+      true,
+    )
+  const federation = await resolveFederation(
+    {
+      primaryDatacenter: flags['primary-datacenter'],
+      primaryGateways: flags['primary-gateway'],
+      caFile: flags['ca-file'],
+      certFile: flags['cert-file'],
+      keyFile: flags['key-file'],
+    },
+    settings.datacenter,
+    io.cwd,
+  )
+  return serve(settings, io, source, {
+    ...(flags.admin === undefined ? {} : { admin: flags.admin }),
+    ...(federation === undefined ? {} : { federation }),
+  })
 }
 
 export const gatewayCommand: Command = {

@@ -10,6 +10,7 @@ import { isWanfedError } from '../errors.ts'
 import { CommandError, UsageError } from './args.ts'
 import { commands } from './commands.ts'
 import { type CliIo, type CommandGroup, isGroup } from './types.ts'
+import { packageVersion } from './version.ts'
 
 export { commands } from './commands.ts'
 export type { CliIo, Command, CommandGroup } from './types.ts'
@@ -21,7 +22,8 @@ function groupHelp(path: string[], group: CommandGroup): string {
     .map(([name, entry]) => `  ${name.padEnd(width)}  ${entry.summary}`)
     .join('\n')
   const name = ['wanfed', ...path].join(' ')
-  return `Usage: ${name} <command> [options]\n\n  ${group.summary}\n\nCommands:\n${list}\n\nRun '${name} <command> --help' for a command's options.\n`
+  const version = path.length === 0 ? '\nOptions:\n  --version  Print the version and exit\n' : ''
+  return `Usage: ${name} <command> [options]\n\n  ${group.summary}\n\nCommands:\n${list}\n${version}\nRun '${name} <command> --help' for a command's options.\n`
 }
 
 /**
@@ -35,6 +37,11 @@ export async function main(argv: readonly string[], io: Partial<CliIo> = {}): Pr
     stderr: io.stderr ?? process.stderr,
     cwd: io.cwd ?? process.cwd(),
     ...(io.signal === undefined ? {} : { signal: io.signal }),
+  }
+  const first = argv[0]
+  if (first === '--version' || first === '-v' || first === 'version') {
+    cli.stdout.write(`wanfed ${packageVersion()}\n`)
+    return 0
   }
   let group = commands
   const path: string[] = []

@@ -21,12 +21,23 @@
  * @packageDocumentation
  */
 
+export type { ListenerStatus, ListenOptions } from '../alpn/listen-options.ts'
 export type {
   ClientHelloIncomplete,
   ClientHelloParsed,
   ClientHelloResult,
 } from './client-hello.ts'
 export { parseClientHello } from './client-hello.ts'
+export type {
+  GatewayClosedMessage,
+  GatewayRejectedMessage,
+  GatewayRouteMessage,
+  GatewaySplicedMessage,
+  GatewayUpstreamErrorMessage,
+} from './diagnostics.ts'
+export { GATEWAY_DIAGNOSTICS_CHANNELS } from './diagnostics.ts'
+export type { FederationRoutesOptions } from './federation-routes.ts'
+export { FederationRoutes } from './federation-routes.ts'
 export type {
   GatewayRejectInfo,
   GatewayRejectReason,
@@ -36,11 +47,14 @@ export type {
   MeshGatewayStats,
 } from './mesh-gateway.ts'
 export {
+  DEFAULT_ANSWER_TIMEOUT_MS,
+  DEFAULT_CLOSE_QUIET_MS,
   DEFAULT_GATEWAY_CLOSE_GRACE_MS,
   DEFAULT_GATEWAY_CONNECT_TIMEOUT_MS,
   DEFAULT_HELLO_TIMEOUT_MS,
   DEFAULT_IDLE_TIMEOUT_MS,
   DEFAULT_MAX_CONNECT_ATTEMPTS,
+  DEFAULT_MAX_GATEWAY_CONNECTIONS,
   DEFAULT_MAX_HELLO_BYTES,
   MeshGateway,
 } from './mesh-gateway.ts'

@@ -1,7 +1,8 @@
-import { DEFAULT_DOMAIN } from '../alpn/sni.ts'
 import { InvalidArgumentError } from '../errors.ts'
 import { parseHostPort } from '../internal/address.ts'
-import { isSniLabel, stripTrailingDot } from '../internal/names.ts'
+import { isSniLabel, normalizeDomain } from '../names.ts'
+
+export { normalizeDomain }
 
 /**
  * What a mesh gateway does with a connection, by its SNI (Consul's `consul-wan-federation` routes):
@@ -267,9 +268,4 @@ export function checkDatacenter(value: unknown, what: string): string {
     )
   }
   return value.toLowerCase()
-}
-
-/** Lowercases a domain and strips one trailing dot; the default is `consul`. */
-export function normalizeDomain(domain: string | undefined): string {
-  return stripTrailingDot((domain ?? DEFAULT_DOMAIN).toLowerCase())
 }

@@ -1,15 +1,7 @@
 import { InvalidArgumentError } from '../errors.ts'
+import type { BackoffOptions } from '../locator/backoff-options.ts'
 
-export interface BackoffOptions {
-  /** First wait after a failure, ms. Default 1,000. */
-  initialMs?: number
-  /** Longest wait, ms. Default 60,000. */
-  maxMs?: number
-  /** Growth per consecutive failure. Default 2. */
-  multiplier?: number
-  /** Random spread, as a fraction of the wait (0..1). Default 0.2 (±20 %). */
-  jitter?: number
-}
+export type { BackoffOptions } from '../locator/backoff-options.ts'
 
 /** Exponential backoff with jitter: the wait after the n-th consecutive failure. */
 export class Backoff {

@@ -1,28 +1,47 @@
 import { channel } from 'node:diagnostics_channel'
+import type {
+  DialConnectedMessage,
+  DialErrorMessage,
+  DialStartMessage,
+  ServerAcceptedMessage,
+  ServerLegacyMessage,
+  ServerRejectedMessage,
+} from '../alpn/diagnostics.ts'
+import { ALPN_DIAGNOSTICS_CHANNELS as alpn } from '../alpn/diagnostics.ts'
+import type {
+  GatewayClosedMessage,
+  GatewayRejectedMessage,
+  GatewaySplicedMessage,
+  GatewayUpstreamErrorMessage,
+} from '../gateway/diagnostics.ts'
+import { GATEWAY_DIAGNOSTICS_CHANNELS as gateway } from '../gateway/diagnostics.ts'
+
+/** A channel whose publishers must send the payload type the public modules document. */
+interface TypedChannel<T> {
+  readonly name: string
+  readonly hasSubscribers: boolean
+  publish(message: T): void
+}
+
+function typed<T>(name: string): TypedChannel<T> {
+  return channel(name) as unknown as TypedChannel<T>
+}
 
 /**
- * `node:diagnostics_channel` channels. Subscribers get plain objects; publishing is skipped when
- * nobody listens (`hasSubscribers`), so the hot path pays nothing.
+ * `node:diagnostics_channel` channels, named and typed in the public modules
+ * (`ALPN_DIAGNOSTICS_CHANNELS`, `GATEWAY_DIAGNOSTICS_CHANNELS`) and described in
+ * docs/observability.md. Publishing is skipped when nobody listens (`hasSubscribers`), so the hot
+ * path pays nothing.
  */
 export const channels = {
-  /** `{ gateway, sni, alpn }` before a dial through a gateway starts. */
-  dialStart: channel('wanfed:dial:start'),
-  /** `{ gateway, sni, alpn, socket }` after the TLS handshake completed. */
-  dialConnected: channel('wanfed:dial:connected'),
-  /** `{ gateway, sni, alpn, error }` when a dial failed. */
-  dialError: channel('wanfed:dial:error'),
-  /** `{ remote, alpn, servername }` when the ALPN server accepted a TLS connection. */
-  serverAccepted: channel('wanfed:server:accepted'),
-  /** `{ remote, reason, error? }` when the ALPN server rejected a connection. */
-  serverRejected: channel('wanfed:server:rejected'),
-  /** `{ typeByte, remote }` when a legacy type-byte connection was dispatched. */
-  serverLegacy: channel('wanfed:server:legacy'),
-  /** `{ remote, reason, sni?, error? }` when a mesh gateway closed a connection without a route. */
-  gatewayRejected: channel('wanfed:gateway:rejected'),
-  /** `{ remote, sni, kind, key, upstream }` when a mesh gateway spliced a connection upstream. */
-  gatewaySpliced: channel('wanfed:gateway:spliced'),
-  /** `{ sni, kind, key, upstream, error }` when a mesh gateway's upstream connect failed. */
-  gatewayUpstreamError: channel('wanfed:gateway:upstream-error'),
-  /** `{ remote, sni, kind, key, upstream, bytesIn, bytesOut, reason }` when a spliced connection ended. */
-  gatewayClosed: channel('wanfed:gateway:closed'),
+  dialStart: typed<DialStartMessage>(alpn.dialStart),
+  dialConnected: typed<DialConnectedMessage>(alpn.dialConnected),
+  dialError: typed<DialErrorMessage>(alpn.dialError),
+  serverAccepted: typed<ServerAcceptedMessage>(alpn.serverAccepted),
+  serverRejected: typed<ServerRejectedMessage>(alpn.serverRejected),
+  serverLegacy: typed<ServerLegacyMessage>(alpn.serverLegacy),
+  gatewayRejected: typed<GatewayRejectedMessage>(gateway.gatewayRejected),
+  gatewaySpliced: typed<GatewaySplicedMessage>(gateway.gatewaySpliced),
+  gatewayUpstreamError: typed<GatewayUpstreamErrorMessage>(gateway.gatewayUpstreamError),
+  gatewayClosed: typed<GatewayClosedMessage>(gateway.gatewayClosed),
 } as const

@@ -1,15 +1,9 @@
 import type { AddressInfo, Server } from 'node:net'
-import { ClosedError, InvalidArgumentError, WanfedError } from '../errors.ts'
+import type { ListenerStatus, ListenOptions } from '../alpn/listen-options.ts'
+import { ClosedError, InvalidArgumentError, SocketError } from '../errors.ts'
 import { abortReason } from './abort.ts'
 
-export type ListenerStatus = 'idle' | 'listening' | 'closing' | 'closed'
-
-export interface ListenOptions {
-  host?: string
-  port?: number
-  /** Aborting it later closes the owner, as a `net.Server` given one closes. */
-  signal?: AbortSignal
-}
+export type { ListenerStatus, ListenOptions } from '../alpn/listen-options.ts'
 
 /**
  * The listening half of a server's lifecycle, shared by `AlpnServer` and `MeshGateway`: one
@@ -56,13 +50,10 @@ export class ListenerLifecycle {
         server.off('listening', onListening)
         this.status = 'closed'
         reject(
-          new WanfedError(
-            'WANFED_ERR_SOCKET',
-            `${this.#what} cannot listen on ${host}:${port}: ${err.message}`,
-            {
-              cause: err,
-            },
-          ),
+          new SocketError(`${this.#what} cannot listen on ${host}:${port}: ${err.message}`, {
+            remote: false,
+            cause: err,
+          }),
         )
       }
       const onListening = () => {

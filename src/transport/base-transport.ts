@@ -7,11 +7,13 @@ import {
   InvalidArgumentError,
   NotListeningError,
   PacketTooLargeError,
+  TimeoutError,
 } from '../errors.ts'
 import { abortReason } from '../internal/abort.ts'
 import { type Clock, systemClock } from '../internal/clock.ts'
 import { debug } from '../internal/debug.ts'
 import { BoundedIterator, DEFAULT_HIGH_WATER_MARK } from './bounded-iterator.ts'
+import { checkTimeout } from './dial-tcp.ts'
 import type {
   Address,
   DialOptions,
@@ -34,10 +36,49 @@ export interface BaseTransportOptions {
 }
 
 /**
- * What every transport shares: the lifecycle state machine, delivery to listeners and bounded
- * iterators, counting of what could not be delivered, and cancellation of in-flight work on close.
- * Subclasses implement the I/O in `bind`, `release` and the send/dial methods.
- * @internal
+ * The base class for transports, wanfed's own and yours: it owns the lifecycle state machine
+ * (`idle` → `listening` → `closing` → `closed`, `listen()` once, `close()` idempotent,
+ * `destroy(err)`, `await using`), delivery to listeners and to the bounded `packets()` /
+ * `streams()` iterators, counting of what could not be delivered (`stats()`), and cancellation of
+ * in-flight work on close through {@link BaseTransport.lifetime}.
+ *
+ * A subclass supplies the I/O:
+ * - `capabilities`, `finalAdvertiseAddr`, `writeToAddress` and `dialAddressTimeout`, each send or
+ *   dial starting with {@link BaseTransport.assertListening} (and `checkPacket` for packets);
+ * - `bind(signal)`, which opens sockets for `listen()` and releases what it opened if it fails;
+ * - `release(abrupt, err)`, which frees everything on `close()` (graceful) or `destroy()` (abrupt);
+ * - inbound traffic handed to {@link BaseTransport.deliverPacket} and
+ *   {@link BaseTransport.deliverStream}, background failures to {@link BaseTransport.reportError},
+ *   and its own counts kept in {@link BaseTransport.counters}.
+ *
+ * Run `transportConformance` from `wanfed/testing` against the result; it checks this contract.
+ *
+ * @example
+ * ```ts
+ * import { type Address, BaseTransport, type DialOptions, type Transport } from 'wanfed/transport'
+ *
+ * class Tagged extends BaseTransport {
+ *   constructor(readonly inner: Transport) { super() }
+ *   get capabilities() { return this.inner.capabilities }
+ *   finalAdvertiseAddr(ip?: string, port?: number) { return this.inner.finalAdvertiseAddr(ip, port) }
+ *   async writeToAddress(buf: Uint8Array, to: Address, options: DialOptions = {}) {
+ *     this.assertListening('writeToAddress')
+ *     this.checkPacket(buf, this.capabilities.maxPacketSize, options.signal)
+ *     const at = await this.inner.writeToAddress(buf, to, options)
+ *     this.counters.packets.sent++
+ *     return at
+ *   }
+ *   dialAddressTimeout(to: Address, timeoutMs: number) {
+ *     this.assertListening('dialAddressTimeout')
+ *     return this.inner.dialAddressTimeout(to, timeoutMs, { signal: this.lifetime.signal })
+ *   }
+ *   protected async bind() { this.inner.on('packet', (p) => this.deliverPacket(p)); await this.inner.listen() }
+ *   protected async release(abrupt: boolean, err?: Error) {
+ *     if (abrupt) this.inner.destroy(err)
+ *     else await this.inner.close()
+ *   }
+ * }
+ * ```
  */
 export abstract class BaseTransport extends EventEmitter<TransportEvents> implements Transport {
   /** The brand, on the prototype so a class can be recognised without an instance. */
@@ -47,6 +88,7 @@ export abstract class BaseTransport extends EventEmitter<TransportEvents> implem
 
   abstract readonly capabilities: TransportCapabilities
   protected readonly clock: Clock
+  /** What the transport counts; a subclass adds to it, `stats()` reports a copy. */
   protected readonly counters = {
     packets: { sent: 0, received: 0, dropped: 0, sendDropped: 0, sendErrors: 0 },
     streams: { dialed: 0, dialErrors: 0, accepted: 0, dropped: 0 },
@@ -78,15 +120,21 @@ export abstract class BaseTransport extends EventEmitter<TransportEvents> implem
   protected abstract release(abrupt: boolean, err?: Error): Promise<void>
 
   abstract finalAdvertiseAddr(ip?: string, port?: number): { ip: string; port: number }
-  abstract writeToAddress(buf: Uint8Array, to: Address): Promise<number>
+  abstract writeToAddress(buf: Uint8Array, to: Address, options?: DialOptions): Promise<number>
   abstract dialAddressTimeout(
     to: Address,
     timeoutMs: number,
     options?: DialOptions,
   ): Promise<Duplex>
 
+  /**
+   * Binds and starts receiving. A second call while listening returns the same promise; a call
+   * after `close()` (or after a failed `listen()`) rejects with `ClosedError`. A failed listen
+   * releases everything the transport holds, as `destroy()` would.
+   */
   listen(options: DialOptions = {}): Promise<void> {
-    if (this.#listening !== undefined) return this.#listening
+    if (this.#status === 'listening' || (this.#status === 'idle' && this.#listening !== undefined))
+      return this.#listening as Promise<void>
     if (this.#status !== 'idle')
       return Promise.reject(new ClosedError(`${this.constructor.name} is closed`))
     if (options.signal?.aborted) return Promise.reject(abortReason(options.signal, 'listen'))
@@ -95,10 +143,20 @@ export abstract class BaseTransport extends EventEmitter<TransportEvents> implem
         // close() may have run while binding; then status is already past 'listening'.
         if (this.#status === 'idle') this.#status = 'listening'
       },
-      (err: unknown) => {
-        this.#status = 'closed'
-        this.lifetime.abort(new ClosedError('listen failed'))
-        this.#endIterators()
+      async (err: unknown) => {
+        if (this.#status === 'idle') {
+          this.#status = 'closing'
+          this.lifetime.abort(new ClosedError('listen failed'))
+          // bind() released what it opened; what the transport took before (handlers on a
+          // server, a wrapped transport's listeners) goes now, or close() would have nothing to do.
+          try {
+            await this.release(true, err instanceof Error ? err : undefined)
+          } catch (releaseErr) {
+            debug('release after a failed listen: %s', String(releaseErr))
+          }
+          this.#status = 'closed'
+          this.#endIterators()
+        }
         throw err
       },
     )
@@ -163,6 +221,53 @@ export abstract class BaseTransport extends EventEmitter<TransportEvents> implem
       : new ClosedError(`${what}: transport is closed`)
   }
 
+  /**
+   * The prologue and epilogue every stream dial shares: the timeout is checked, the caller's
+   * signal, the timeout and the transport's lifetime are joined into the one signal `connect` gets,
+   * and the outcome is counted. A cancelled dial rejects with the real cause (the caller's abort,
+   * our timeout, the transport closing), whatever `connect` made of it; the stream it returns is
+   * tracked until it closes. Call `assertListening` first.
+   */
+  protected async dialStream<T extends Duplex>(
+    what: string,
+    timeoutMs: number,
+    options: DialOptions,
+    connect: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    checkTimeout(timeoutMs, what)
+    const caller = options.signal
+    // Joined by hand: AbortSignal.any on Node 20 keeps a reference per call in the long-lived
+    // lifetime signal.
+    const cancel = new AbortController()
+    // Infinity means no timeout.
+    const timer = Number.isFinite(timeoutMs)
+      ? this.clock.setTimeout(
+          () => cancel.abort(new TimeoutError(`${what}: timed out after ${timeoutMs} ms`)),
+          timeoutMs,
+        )
+      : undefined
+    const onCaller = () => cancel.abort(abortReason(caller as AbortSignal, what))
+    const lifetime = this.lifetime.signal
+    const onLifetime = () => cancel.abort(lifetime.reason)
+    try {
+      if (lifetime.aborted) throw lifetime.reason
+      if (caller?.aborted) throw abortReason(caller, what)
+      caller?.addEventListener('abort', onCaller, { once: true })
+      lifetime.addEventListener('abort', onLifetime, { once: true })
+      const stream = await connect(cancel.signal)
+      this.counters.streams.dialed++
+      this.trackStream(stream)
+      return stream
+    } catch (err) {
+      this.counters.streams.dialErrors++
+      throw cancel.signal.aborted ? cancel.signal.reason : err
+    } finally {
+      if (timer !== undefined) this.clock.clearTimeout(timer)
+      caller?.removeEventListener('abort', onCaller)
+      lifetime.removeEventListener('abort', onLifetime)
+    }
+  }
+
   /** Hands an inbound packet to its consumers, or counts it as dropped when there are none. */
   protected deliverPacket(packet: Packet): void {
     this.counters.packets.received++
@@ -211,8 +316,10 @@ export abstract class BaseTransport extends EventEmitter<TransportEvents> implem
    *
    * @throws {InvalidArgumentError} not bytes, or empty
    * @throws {PacketTooLargeError} more than `max` bytes
+   * @throws {AbortError} `signal` has already fired
    */
-  protected checkPacket(buf: Uint8Array, max: number): void {
+  protected checkPacket(buf: Uint8Array, max: number, signal?: AbortSignal): void {
+    if (signal?.aborted) throw abortReason(signal, 'writeToAddress')
     if (!(buf instanceof Uint8Array))
       throw new InvalidArgumentError('writeToAddress: buf must be a Uint8Array')
     if (buf.length === 0) throw new InvalidArgumentError('writeToAddress: empty packet')

@@ -22,7 +22,7 @@
  * @packageDocumentation
  */
 
-export type { Clock, TimerHandle } from '../internal/clock.ts'
+export type { Clock, TimerHandle } from '../clock.ts'
 export type { BaseTransportOptions } from './base-transport.ts'
 export { BaseTransport, transportSymbol } from './base-transport.ts'
 export { DEFAULT_HIGH_WATER_MARK } from './bounded-iterator.ts'

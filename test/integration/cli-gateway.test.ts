@@ -19,8 +19,16 @@ import {
   type DialViaGatewayOptions,
   dialViaGateway,
 } from '../../src/alpn/index.ts'
-import { gatewayCommand } from '../../src/cli/gateway.ts'
+import { formatDuration, gatewayCommand } from '../../src/cli/gateway.ts'
+import { DEFAULT_GATEWAY_LISTEN, DEFAULT_STATUS_INTERVAL_MS } from '../../src/cli/gateway-config.ts'
 import { main } from '../../src/cli/main.ts'
+import {
+  DEFAULT_GATEWAY_CLOSE_GRACE_MS,
+  DEFAULT_GATEWAY_CONNECT_TIMEOUT_MS,
+  DEFAULT_HELLO_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_GATEWAY_CONNECTIONS,
+} from '../../src/gateway/options.ts'
 import { caPem, tlsFixture } from '../helpers/fixtures.ts'
 import { expectNoLeakedHandles, handleCounts } from '../helpers/leaks.ts'
 
@@ -29,7 +37,7 @@ const BIN = join(ROOT, 'bin/wanfed.js')
 
 let dir: string
 let baseline: Map<string, number>
-let signalListeners: { SIGINT: number; SIGTERM: number }
+let signalListeners: { SIGINT: number; SIGTERM: number; SIGHUP: number }
 const cleanups: (() => Promise<void> | void)[] = []
 
 beforeEach(async () => {
@@ -38,6 +46,7 @@ beforeEach(async () => {
   signalListeners = {
     SIGINT: process.listenerCount('SIGINT'),
     SIGTERM: process.listenerCount('SIGTERM'),
+    SIGHUP: process.listenerCount('SIGHUP'),
   }
 })
 
@@ -48,6 +57,7 @@ afterEach(async () => {
   expect({
     SIGINT: process.listenerCount('SIGINT'),
     SIGTERM: process.listenerCount('SIGTERM'),
+    SIGHUP: process.listenerCount('SIGHUP'),
   }).toEqual(signalListeners)
 })
 
@@ -127,10 +137,11 @@ async function gateway(...argv: string[]): Promise<Running> {
   return { out, port: Number(m[3]), address: `127.0.0.1:${m[3]}`, startup: m[0], stop, done }
 }
 
-/** An AlpnServer with a fixture identity whose stream protocol echoes. */
-async function server(identity: 'bob' | 'betty'): Promise<string> {
+/** An AlpnServer with a fixture identity whose stream protocol echoes; `seen.n` counts its connections. */
+async function server(identity: 'bob' | 'betty', seen = { n: 0 }): Promise<string> {
   const s = new AlpnServer({ tls: { ca: caPem(), ...tlsFixture(identity) }, closeGraceMs: 100 })
   s.handle(ALPN_WAN_GOSSIP_STREAM, (socket) => {
+    seen.n++
     socket.on('error', () => {})
     socket.pipe(socket)
   })
@@ -234,7 +245,9 @@ describe('wanfed gateway (in-process)', () => {
       'a status line with the bytes',
     )
     const line = statusLines(gw.out).at(-1) as string
-    expect(line).toMatch(/^status: open=1 \| local-server conns=1 active=1 in=\S+ out=\S+ \| /)
+    expect(line).toMatch(
+      /^status: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z open=1 rate=[\d.]+conn\/s in=\S+\/s out=\S+\/s \| local-server conns=1 active=1 in=\S+ out=\S+ \| /,
+    )
     expect(line).toMatch(/local-any conns=0 active=0 in=0B out=0B \| rejected 0$/)
 
     await closeSocket(socket)
@@ -590,7 +603,7 @@ describe('bin/wanfed.js gateway (child process)', () => {
     return BIN
   }
 
-  it.each(['SIGTERM', 'SIGHUP'] as const)(
+  it.each(['SIGTERM', 'SIGINT'] as const)(
     'starts, prints the startup line, and exits 0 on %s',
     async (sig) => {
       const bin = await launcher()
@@ -626,4 +639,184 @@ describe('bin/wanfed.js gateway (child process)', () => {
       expect(stderr).toBe('')
     },
   )
+})
+
+interface Child {
+  child: ChildProcess
+  out: Output
+  exited: Promise<number | null>
+  port: number
+  address: string
+}
+
+/** `bin/wanfed.js <argv>` in a child process; with `started`, resolves once the startup line is out. */
+async function spawnWanfed(argv: string[], started = true): Promise<Child> {
+  const child: ChildProcess = spawn(process.execPath, [BIN, ...argv], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL')
+      await once(child, 'exit')
+    }
+  })
+  const out: Output = { stdout: '', stderr: '' }
+  child.stdout?.on('data', (d: Buffer) => {
+    out.stdout += d.toString()
+  })
+  child.stderr?.on('data', (d: Buffer) => {
+    out.stderr += d.toString()
+  })
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  )
+  let port = 0
+  if (started) {
+    await until(
+      () => STARTUP.test(out.stdout) || child.exitCode !== null,
+      'the startup line',
+      15_000,
+    )
+    const m = STARTUP.exec(out.stdout)
+    if (m === null) throw new Error(`gateway did not start: ${out.stderr}`)
+    port = Number(m[3])
+  } else {
+    await exited
+  }
+  return { child, out, exited, port, address: `127.0.0.1:${port}` }
+}
+
+describe('bin/wanfed.js: what operators look at (child process)', () => {
+  it('--version prints the package version', async () => {
+    const { version } = JSON.parse(
+      await import('node:fs/promises').then((fs) =>
+        fs.readFile(join(ROOT, 'package.json'), 'utf8'),
+      ),
+    ) as { version: string }
+    const r = await spawnWanfed(['--version'], false)
+    expect(await r.exited).toBe(0)
+    expect(r.out.stdout).toBe(`wanfed ${version}\n`)
+    expect(r.out.stderr).toBe('')
+    expect((await wanfed('--help')).stdout).toContain('--version  Print the version and exit')
+  })
+
+  it('--help shows the defaults the code uses', async () => {
+    const r = await spawnWanfed(['gateway', '--help'], false)
+    expect(await r.exited).toBe(0)
+    const help = r.out.stdout
+    const flag = (name: string) => help.split('\n').find((l) => l.startsWith(`  --${name} `)) ?? ''
+    expect(flag('max-connections')).toContain(`(default ${DEFAULT_MAX_GATEWAY_CONNECTIONS})`)
+    expect(DEFAULT_MAX_GATEWAY_CONNECTIONS).toBe(4096)
+    expect(flag('hello-timeout')).toContain(`(default ${formatDuration(DEFAULT_HELLO_TIMEOUT_MS)})`)
+    expect(flag('connect-timeout')).toContain(
+      `(default ${formatDuration(DEFAULT_GATEWAY_CONNECT_TIMEOUT_MS)})`,
+    )
+    expect(flag('idle-timeout')).toContain(`(default ${formatDuration(DEFAULT_IDLE_TIMEOUT_MS)})`)
+    expect(flag('close-grace')).toContain(
+      `(default ${formatDuration(DEFAULT_GATEWAY_CLOSE_GRACE_MS)})`,
+    )
+    expect(flag('status-interval')).toContain(
+      `(default ${formatDuration(DEFAULT_STATUS_INTERVAL_MS)})`,
+    )
+    expect(flag('listen')).toContain(`(default ${DEFAULT_GATEWAY_LISTEN};`)
+    expect(help).toContain(`"maxConnections": ${DEFAULT_MAX_GATEWAY_CONNECTIONS},`)
+    expect(formatDuration(600_000)).toBe('10m')
+    expect(formatDuration(1_500)).toBe('1500ms')
+  })
+
+  it('status lines carry an ISO timestamp and the rates since the previous line; a rejection is logged with its reason and SNI', async () => {
+    const bob = await server('bob')
+    const gw = await spawnWanfed([
+      'gateway',
+      '--dc',
+      'dc1',
+      '--listen',
+      '127.0.0.1:0',
+      '--server',
+      `bob=${bob}`,
+      '--status-interval',
+      '200ms',
+    ])
+    const payload = Buffer.alloc(256 * 1024, 3)
+    const socket = await dial(gw.address)
+    expect((await echo(socket, payload)).equals(payload)).toBe(true)
+    // A name with no route: refused, and the log line names why and the SNI.
+    const err = await dial(gw.address, { node: 'nobody' }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(Error)
+    await until(
+      () => /rejected 127\.0\.0\.1:\d+: reason=unknown-route/.test(gw.out.stdout),
+      'the rejection line',
+    )
+    expect(gw.out.stdout).toMatch(
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z rejected 127\.0\.0\.1:\d+: reason=unknown-route sni=nobody\.server\.dc1\.consul$/m,
+    )
+    const LINE =
+      /^status: (\S+) open=\d+ rate=([\d.]+)conn\/s in=([\d.]+)(B|KiB|MiB)\/s out=([\d.]+)(B|KiB|MiB)\/s \| /
+    // Some line saw the traffic as a rate; once quiet, a later line reads zero.
+    await until(
+      () =>
+        statusLines(gw.out).some((l) => {
+          const m = LINE.exec(l)
+          return (
+            m !== null && Number(m[2]) > 0 && Number(m[3]) * (UNITS[m[4] as string] as number) > 0
+          )
+        }),
+      'a status line with non-zero rates',
+    )
+    await until(() => {
+      const m = LINE.exec(statusLines(gw.out).at(-1) ?? '')
+      return m !== null && m[2] === '0' && m[3] === '0'
+    }, 'a quiet status line')
+    for (const l of statusLines(gw.out)) {
+      const m = LINE.exec(l)
+      expect(m, l).not.toBeNull()
+      expect(new Date(m?.[1] as string).toISOString()).toBe(m?.[1])
+    }
+    await closeSocket(socket)
+    gw.child.kill('SIGTERM')
+    expect(await gw.exited).toBe(0)
+  })
+
+  it('SIGHUP reloads the config: new connections go to the new server, an open one keeps flowing; a bad file is refused and the old config kept', async () => {
+    const oldSeen = { n: 0 }
+    const newSeen = { n: 0 }
+    const oldBob = await server('bob', oldSeen)
+    const newBob = await server('bob', newSeen)
+    const config = (bob: string) =>
+      JSON.stringify({ datacenter: 'dc1', servers: { bob }, statusIntervalMs: 0 })
+    await writeFile(join(dir, 'gw.json'), config(oldBob))
+    const gw = await spawnWanfed(['gateway', '--config', 'gw.json', '--listen', '127.0.0.1:0'])
+    const established = await dial(gw.address)
+    expect((await echo(established, Buffer.from('one'))).toString()).toBe('one')
+    expect(oldSeen.n).toBe(1)
+
+    await writeFile(join(dir, 'gw.json'), config(newBob))
+    gw.child.kill('SIGHUP')
+    await until(() => gw.out.stdout.includes('reloaded gw.json'), 'the reload line')
+    expect(gw.out.stdout).toContain(
+      `reloaded gw.json: routes: bob.server.dc1.consul -> ${newBob}; server.dc1.consul -> ${newBob}\n`,
+    )
+    const fresh = await dial(gw.address)
+    expect((await echo(fresh, Buffer.from('two'))).toString()).toBe('two')
+    expect(newSeen.n).toBe(1)
+    expect(oldSeen.n).toBe(1)
+    // The connection made before the reload still flows through the old route.
+    expect((await echo(established, Buffer.from('still here'))).toString()).toBe('still here')
+
+    await writeFile(join(dir, 'gw.json'), '{"datacenter": "dc1",')
+    gw.child.kill('SIGHUP')
+    await until(() => gw.out.stderr.includes('reload of gw.json refused'), 'the refusal')
+    expect(gw.out.stderr).toMatch(
+      /^reload of gw\.json refused: config gw\.json: invalid JSON: .*; keeping the running config\n$/,
+    )
+    const third = await dial(gw.address)
+    expect((await echo(third, Buffer.from('three'))).toString()).toBe('three')
+    expect(newSeen.n).toBe(2)
+    expect(gw.child.exitCode).toBe(null)
+
+    for (const s of [established, fresh, third]) await closeSocket(s)
+    gw.child.kill('SIGTERM')
+    expect(await gw.exited).toBe(0)
+  })
 })

@@ -5,6 +5,7 @@ import { createServer, connect as netConnect, type Server, type Socket } from 'n
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type TLSSocket, connect as tlsConnect } from 'node:tls'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { isGatewayUnreachable } from '../../src/alpn/dial.ts'
 import {
   ALPN_WAN_GOSSIP_PACKET,
   ALPN_WAN_GOSSIP_STREAM,
@@ -20,10 +21,12 @@ import {
 } from '../../src/gateway/index.ts'
 import { StaticGatewayLocator } from '../../src/locator/index.ts'
 import type { GatewayLocator } from '../../src/locator/types.ts'
+import { MemoryNetwork } from '../../src/transport/memory-network.ts'
 import { captureClientHello, refragment } from '../helpers/client-hello.ts'
 import { caPem, tlsFixture } from '../helpers/fixtures.ts'
 import { handleCounts, leakGuard } from '../helpers/leaks.ts'
-import { closedPort, readAll, until } from '../helpers/net.ts'
+import { closedPort, readAll, silentServer, until } from '../helpers/net.ts'
+import { wanfedNode } from '../helpers/wanfed-node.ts'
 
 const { clock, cleanups } = leakGuard()
 const sockets = new Set<Socket>()
@@ -294,7 +297,9 @@ describe('MeshGateway routing', () => {
     const err = await dialViaGateway(dialOptions(dc1.address, { datacenter: 'dc2' })).catch(
       (e) => e,
     )
-    expect(err).toMatchObject({ code: 'WANFED_ERR_SOCKET' })
+    // The gateway read the hello, so it answers with internal_error: the dialer does not blame it.
+    expect(err).toMatchObject({ code: 'WANFED_ERR_TLS' })
+    expect(isGatewayUnreachable(err)).toBe(false)
     await until(() => dc1.rejected.length === 1, 'the rejection')
     expect(dc1.rejected).toEqual(['upstream-failed'])
     expect(dc1.gw.stats().routes['remote-dc'].connectFailures).toBe(2)
@@ -305,9 +310,10 @@ describe('MeshGateway routing', () => {
     const { gw, address, rejected } = await gateway({
       servers: { bob: `127.0.0.1:${await closedPort()}` },
     })
-    await expect(dialViaGateway(dialOptions(address))).rejects.toMatchObject({
-      code: 'WANFED_ERR_SOCKET',
-    })
+    const err = await dialViaGateway(dialOptions(address)).catch((e) => e)
+    expect(err).toMatchObject({ code: 'WANFED_ERR_TLS' })
+    expect(String(err.message)).toMatch(/internal error/i)
+    expect(isGatewayUnreachable(err)).toBe(false)
     await until(() => rejected.length === 1, 'the rejection')
     expect(rejected).toEqual(['upstream-failed'])
     expect(gw.stats().targets['bob.server.dc1.consul']?.connectFailures).toBe(1)
@@ -749,5 +755,177 @@ describe('MeshGateway timeouts and lifecycle', () => {
     expect(gw.domain).toBe('consul')
     expect(gw.address()).toBeUndefined()
     expect(handleCounts()).toEqual(before)
+  })
+})
+
+/** A locator that records every report, `<method> <dc> <name of the gateway>`. */
+function reporting(locator: StaticGatewayLocator, names: Record<string, string>) {
+  const reports: string[] = []
+  const spy: GatewayLocator = {
+    pickGateway: (dc) => locator.pickGateway(dc),
+    reportFailure: (dc, g, err) => {
+      reports.push(`fail ${dc} ${names[g]} ${(err as { code?: string }).code}`)
+      locator.reportFailure(dc, g, err)
+    },
+    reportSuccess: (dc, g) => {
+      reports.push(`ok ${dc} ${names[g]}`)
+      locator.reportSuccess(dc, g)
+    },
+  }
+  return { spy, reports }
+}
+
+describe('MeshGateway upstream health', () => {
+  it('a remote gateway that accepts TCP but never answers is reported failed, not healthy, and the connection fails over', async () => {
+    const betty = await server('betty')
+    const dc2 = await gateway({ datacenter: 'dc2', servers: { betty: betty.address } })
+    const silent = await silentServer()
+    cleanups.push(() => silent.close())
+    const wedged = `127.0.0.1:${silent.port}`
+    // random() = 0 picks the first healthy gateway: the wedged one, until it is reported.
+    const locator = new StaticGatewayLocator(
+      { dc2: [wedged, dc2.address] },
+      { clock, random: () => 0 },
+    )
+    const { spy, reports } = reporting(locator, { [wedged]: 'wedged', [dc2.address]: 'live' })
+    const dc1 = await gateway({ servers: {}, locator: spy, answerTimeoutMs: 300 })
+    const s = await dial(dc1.address, { datacenter: 'dc2', node: 'betty' })
+    expect(await echo(s, 'answered')).toBe('answered')
+    // The wedged gateway got the ClientHello, accepted TCP, and was still never called healthy.
+    expect(reports).toEqual(['fail dc2 wedged WANFED_ERR_CONNECT_TIMEOUT', 'ok dc2 live'])
+    expect(locator.health('dc2').find((h) => h.gateway === wedged)?.consecutiveFailures).toBe(1)
+    expect(dc1.gw.stats().routes['remote-dc']).toMatchObject({ connections: 1, connectFailures: 1 })
+    // The next connection goes straight to the live gateway.
+    const again = await dial(dc1.address, { datacenter: 'dc2', node: 'betty' })
+    expect(await echo(again, 'next')).toBe('next')
+    expect(reports).toEqual([
+      'fail dc2 wedged WANFED_ERR_CONNECT_TIMEOUT',
+      'ok dc2 live',
+      'ok dc2 live',
+    ])
+    await until(() => silent.sockets.size === 0, 'the wedged gateway connection to close')
+  })
+
+  it('a remote gateway that accepts and closes without a byte is reported failed', async () => {
+    const betty = await server('betty')
+    const dc2 = await gateway({ datacenter: 'dc2', servers: { betty: betty.address } })
+    const slam = await rawUpstream((c) => c.end())
+    const locator = new StaticGatewayLocator(
+      { dc2: [slam.address, dc2.address] },
+      { clock, random: () => 0 },
+    )
+    const { spy, reports } = reporting(locator, { [slam.address]: 'slam', [dc2.address]: 'live' })
+    const dc1 = await gateway({ servers: {}, locator: spy })
+    const s = await dial(dc1.address, { datacenter: 'dc2', node: 'betty' })
+    expect(await echo(s, 'x')).toBe('x')
+    expect(reports).toEqual(['fail dc2 slam WANFED_ERR_SOCKET', 'ok dc2 live'])
+  })
+
+  it('validates answerTimeoutMs and closeQuietMs', () => {
+    for (const bad of [0, -1, Number.NaN]) {
+      expect(
+        () => new MeshGateway({ datacenter: 'dc1', servers: {}, answerTimeoutMs: bad }),
+      ).toThrow(/answerTimeoutMs/)
+    }
+    for (const bad of [-1, Number.POSITIVE_INFINITY]) {
+      expect(() => new MeshGateway({ datacenter: 'dc1', servers: {}, closeQuietMs: bad })).toThrow(
+        /closeQuietMs/,
+      )
+    }
+  })
+})
+
+describe('MeshGateway close order', () => {
+  it('closed before the transports it carries (pooled packets, an idle stream), close() still finishes well inside closeGraceMs', async () => {
+    const network = new MemoryNetwork()
+    const bobLocator = new StaticGatewayLocator({}, { clock })
+    const bettyLocator = new StaticGatewayLocator({}, { clock })
+    const bob = await wanfedNode({
+      network,
+      node: 'bob',
+      datacenter: 'dc1',
+      identity: 'bob',
+      locator: bobLocator,
+    })
+    const betty = await wanfedNode({
+      network,
+      node: 'betty',
+      datacenter: 'dc2',
+      identity: 'betty',
+      locator: bettyLocator,
+    })
+    cleanups.push(
+      () => bob.close(),
+      () => betty.close(),
+    )
+    const closeGraceMs = 5_000
+    const gw1Locator = new StaticGatewayLocator({}, { clock })
+    const gw1 = await gateway({
+      servers: { bob: bob.serverAddr },
+      locator: gw1Locator,
+      closeGraceMs,
+    })
+    const gw2 = await gateway({
+      datacenter: 'dc2',
+      servers: { betty: betty.serverAddr },
+      closeGraceMs,
+    })
+    gw1Locator.setGateways('dc2', [gw2.address])
+    bobLocator.setGateways('dc2', [gw1.address])
+
+    // Betty keeps the stream open: a stream nobody consumes is closed at once, and on TLS 1.3 a
+    // dial that closes before the server's session ticket fails.
+    betty.transport.on('stream', (s) => track(s as Socket))
+    const got = new Promise<unknown>((resolve) => betty.transport.once('packet', resolve))
+    await bob.transport.writeToAddress(Buffer.from('ping'), {
+      name: 'betty.dc2',
+      addr: '127.0.0.1:9',
+    })
+    await got
+    const stream = track(
+      (await bob.transport.dialAddressTimeout(
+        { name: 'betty.dc2', addr: '127.0.0.1:9' },
+        5_000,
+      )) as Socket,
+    )
+    await until(
+      () => gw2.gw.stats().routes['local-server'].active === 2,
+      'the packet connection and the stream',
+    )
+
+    // The wrong order: both gateways first, while the pooled connection and the stream are open.
+    let done = false
+    const closing = Promise.all([gw1.gw.close(), gw2.gw.close()]).then(() => {
+      done = true
+    })
+    await until(() => done, 'the gateways to close', closeGraceMs / 2)
+    await closing
+    await hungUp(stream)
+    expect(gw1.gw.stats().open).toBe(0)
+  })
+
+  it('during close() a splice with bytes flowing is not ended for being quiet; it is once it stops', async () => {
+    const up = await rawUpstream((s) => s.resume())
+    const { gw, port } = await gateway({
+      servers: { bob: up.address },
+      closeQuietMs: 1_000,
+      closeGraceMs: 10_000,
+    })
+    const busy = raw(port)
+    busy.write(bobHello)
+    await until(() => gw.stats().routes['local-server'].active === 1, 'the splice')
+    let done = false
+    const closing = gw.close().then(() => {
+      done = true
+    })
+    for (let i = 0; i < 8; i++) {
+      busy.write('.')
+      await sleep(100)
+      expect(done).toBe(false)
+    }
+    // Quiet from now on: ended after closeQuietMs, far inside the grace period.
+    await until(() => done, 'the quiet splice to end', 5_000)
+    await closing
+    await closed(busy)
   })
 })

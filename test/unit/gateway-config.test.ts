@@ -1,4 +1,5 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -16,6 +17,7 @@ import {
   readGatewayConfig,
   resolveGatewaySettings,
 } from '../../src/cli/gateway-config.ts'
+import { StatusMeter } from '../../src/cli/status.ts'
 import type { MeshGatewayStats } from '../../src/gateway/index.ts'
 
 const FULL = {
@@ -434,6 +436,69 @@ describe('status line', () => {
     expect(formatStatus({ ...stats, targets: {}, rejected: { 'no-sni': 0 } } as never, [])).toMatch(
       /local-any conns=0 active=1 in=0B out=0B \| rejected 0$/,
     )
+  })
+})
+
+describe('status rates', () => {
+  it('measures connections and bytes per second since the previous line, with a timestamp', () => {
+    let now = 1_000
+    const meter = new StatusMeter(() => now)
+    const traffic = (bytesIn: number, bytesOut: number) => ({
+      connections: 0,
+      active: 0,
+      bytesIn,
+      bytesOut,
+      connectFailures: 0,
+    })
+    const stats = (accepted: number, bytesIn: number, bytesOut: number) =>
+      ({
+        status: 'listening',
+        accepted,
+        open: 0,
+        pending: 0,
+        routes: {
+          'local-server': traffic(bytesIn, 0),
+          'local-any': traffic(0, bytesOut),
+          'remote-dc': traffic(0, 0),
+        },
+        targets: {},
+        rejected: {},
+        idleTimeouts: 0,
+      }) as unknown as MeshGatewayStats
+    now += 2_000
+    expect(meter.rates(stats(4, 2048, 1024))).toEqual({
+      connectionsPerSec: 2,
+      bytesInPerSec: 1024,
+      bytesOutPerSec: 512,
+    })
+    now += 500
+    expect(meter.rates(stats(5, 2048, 1024))).toEqual({
+      connectionsPerSec: 2,
+      bytesInPerSec: 0,
+      bytesOutPerSec: 0,
+    })
+    const at = new Date('2026-01-02T03:04:05.678Z')
+    expect(
+      formatStatus(stats(5, 0, 0), [], {
+        at,
+        rates: { connectionsPerSec: 2.25, bytesInPerSec: 1536, bytesOutPerSec: 0 },
+      }),
+    ).toMatch(
+      /^status: 2026-01-02T03:04:05\.678Z open=0 rate=2\.3conn\/s in=1\.5KiB\/s out=0B\/s \| local-server /,
+    )
+  })
+})
+
+describe('README gateway commands', () => {
+  it('name a config file that exists where the command runs (the checkout root) and is valid', async () => {
+    const root = fileURLToPath(new URL('../../', import.meta.url))
+    const readme = await readFile(`${root}README.md`, 'utf8')
+    const paths = [...readme.matchAll(/wanfed gateway --config (\S+)/g)].map((m) => m[1] as string)
+    expect(paths.length).toBeGreaterThan(0)
+    for (const path of paths) {
+      expect(existsSync(`${root}${path}`), path).toBe(true)
+      expect((await readGatewayConfig(`${root}${path}`)).datacenter).toBe('dc1')
+    }
   })
 })
 

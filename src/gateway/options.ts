@@ -1,0 +1,201 @@
+import { InvalidArgumentError } from '../errors.ts'
+import { type Clock, systemClock } from '../internal/clock.ts'
+import { optionalNumber } from '../internal/validate.ts'
+import type { FederationStateStore } from '../locator/federation/store.ts'
+import type { GatewayLocator } from '../locator/types.ts'
+import { FederationRoutes } from './federation-routes.ts'
+import {
+  checkDatacenter,
+  normalizeDomain,
+  type ServerRegistry,
+  type ServerSource,
+  toServerRegistry,
+} from './routes.ts'
+
+/** Consul's `rpc_handshake_timeout`: how long a client has to send its whole ClientHello. */
+export const DEFAULT_HELLO_TIMEOUT_MS = 5_000
+/** Bytes buffered before the SNI is known. Real hellos are well under 2 KiB (post-quantum key shares included). */
+export const DEFAULT_MAX_HELLO_BYTES = 16 * 1024
+/** Consul's fixed TCP dial timeout. */
+export const DEFAULT_GATEWAY_CONNECT_TIMEOUT_MS = 10_000
+/**
+ * How long a remote gateway has, once connected, to send its first byte back. Consul's
+ * `rpc_handshake_timeout`, and half the dialer's own handshake timeout, so a silent gateway is
+ * failed over while the client still waits.
+ */
+export const DEFAULT_ANSWER_TIMEOUT_MS = 5_000
+/** A spliced connection with no byte either way for this long is closed. */
+export const DEFAULT_IDLE_TIMEOUT_MS = 10 * 60_000
+/** Distinct upstreams tried per connection before giving up. */
+export const DEFAULT_MAX_CONNECT_ATTEMPTS = 3
+/** Default bound on open client connections (the renderers' `maxconn` / `worker_connections`). */
+export const DEFAULT_MAX_GATEWAY_CONNECTIONS = 4_096
+/** How long `close()` lets spliced connections finish. */
+export const DEFAULT_GATEWAY_CLOSE_GRACE_MS = 5_000
+/**
+ * During `close()`, a spliced connection quiet both ways this long is ended without waiting out
+ * the grace period. Longer than a WAN round trip, so a request still waiting for its reply is not
+ * cut; short enough that pooled packet connections and idle streams do not hold a close.
+ */
+export const DEFAULT_CLOSE_QUIET_MS = 500
+
+export interface MeshGatewayOptions {
+  /** The gateway's own datacenter: `*.server.<datacenter>.<domain>` names are local. */
+  datacenter: string
+  /** Consul domain, default `consul`. */
+  domain?: string
+  /**
+   * Local servers by node name (`host:port`): a record, a map, a lookup function, or a
+   * {@link ServerRegistry} (whose `all()` serves `server.<dc>.<domain>`; a bare function has no
+   * servers for that route). Records and maps are copied; registries and functions are asked live.
+   */
+  servers: ServerSource
+  /** Where other datacenters' gateways are. Without it, remote names have no route. */
+  locator?: GatewayLocator
+  /**
+   * Take the remote-DC routes from federation states (the primary's store, or a copy replicated
+   * from it): each datacenter's gateways marked `consul-wan-federation`, at their WAN addresses,
+   * read live, so a new datacenter needs no config edit. `locator`, when given too, is asked for a
+   * datacenter the federation states do not route (see {@link FederationRoutes}).
+   */
+  federationStates?: FederationStateStore
+  /** Time in ms from accept to a complete ClientHello. Default 5,000. */
+  helloTimeoutMs?: number
+  /** Bytes buffered before the SNI is known; a longer hello is refused. Default 16 KiB. */
+  maxHelloBytes?: number
+  /** TCP connect timeout in ms per upstream attempt. Default 10,000. */
+  connectTimeoutMs?: number
+  /**
+   * Time in ms a remote gateway has, after the TCP connect, to send its first byte back (the
+   * ServerHello it relays). A gateway is reported healthy to the locator only once it has
+   * answered; one that closes or stays silent is reported failed and the next one is tried with
+   * the same ClientHello. Default 5,000.
+   */
+  answerTimeoutMs?: number
+  /** A spliced connection idle both ways this long (ms) is closed; 0 disables. Default 10 minutes. */
+  idleTimeoutMs?: number
+  /**
+   * Open client connections allowed; 0 means no limit. Default 4,096, as the rendered HAProxy and
+   * nginx configs: an unauthenticated client must not be able to exhaust file descriptors.
+   */
+  maxConnections?: number
+  /** Distinct servers or gateways tried per connection before it is refused. Default 3. */
+  maxConnectAttempts?: number
+  /** Grace period in ms that `close()` gives spliced connections. Default 5,000. */
+  closeGraceMs?: number
+  /**
+   * During `close()`, a spliced connection with no byte either way for this long (ms) is ended
+   * before the grace period is over; 0 waits for every connection up to `closeGraceMs`.
+   * Default 500.
+   */
+  closeQuietMs?: number
+  /** @internal */
+  clock?: Clock
+}
+
+/** {@link MeshGatewayOptions}, validated, defaults filled in. */
+export interface ResolvedGatewayOptions {
+  readonly datacenter: string
+  readonly domain: string
+  readonly servers: ServerRegistry
+  readonly locator: GatewayLocator | undefined
+  readonly clock: Clock
+  readonly helloTimeoutMs: number
+  readonly maxHelloBytes: number
+  readonly connectTimeoutMs: number
+  readonly answerTimeoutMs: number
+  readonly idleTimeoutMs: number
+  readonly maxConnections: number
+  readonly maxConnectAttempts: number
+  readonly closeGraceMs: number
+  readonly closeQuietMs: number
+}
+
+/** Validates the options; a bad one throws {@link InvalidArgumentError} naming the field. */
+export function resolveGatewayOptions(options: MeshGatewayOptions): ResolvedGatewayOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidArgumentError('MeshGateway needs options { datacenter, servers }')
+  }
+  const datacenter = checkDatacenter(options.datacenter, 'datacenter')
+  const domain = normalizeDomain(options.domain)
+  if (options.servers === undefined) throw new InvalidArgumentError('servers is required')
+  const servers = toServerRegistry(options.servers, 'servers')
+  if (
+    options.locator !== undefined &&
+    (options.locator === null || typeof options.locator.pickGateway !== 'function')
+  ) {
+    throw new InvalidArgumentError('locator must have a pickGateway(dc) method')
+  }
+  const store = options.federationStates
+  if (store !== undefined && (store === null || typeof store.get !== 'function')) {
+    throw new InvalidArgumentError('federationStates must be a FederationStateStore')
+  }
+  const locator =
+    store === undefined
+      ? options.locator
+      : new FederationRoutes({
+          store,
+          datacenter,
+          fallback: options.locator === undefined ? [] : [options.locator],
+          ...(options.clock === undefined ? {} : { clock: options.clock }),
+        })
+  return {
+    datacenter,
+    domain,
+    servers,
+    locator,
+    clock: options.clock ?? systemClock,
+    helloTimeoutMs: optionalNumber(
+      options.helloTimeoutMs,
+      DEFAULT_HELLO_TIMEOUT_MS,
+      'helloTimeoutMs',
+      {
+        min: 1,
+      },
+    ),
+    maxHelloBytes: optionalNumber(options.maxHelloBytes, DEFAULT_MAX_HELLO_BYTES, 'maxHelloBytes', {
+      // Below 64 bytes not even a minimal ClientHello with an SNI fits.
+      min: 64,
+      max: 1024 * 1024,
+      integer: true,
+    }),
+    connectTimeoutMs: optionalNumber(
+      options.connectTimeoutMs,
+      DEFAULT_GATEWAY_CONNECT_TIMEOUT_MS,
+      'connectTimeoutMs',
+      { min: 1 },
+    ),
+    answerTimeoutMs: optionalNumber(
+      options.answerTimeoutMs,
+      DEFAULT_ANSWER_TIMEOUT_MS,
+      'answerTimeoutMs',
+      { min: 1 },
+    ),
+    idleTimeoutMs: optionalNumber(options.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS, 'idleTimeoutMs', {
+      min: 0,
+    }),
+    maxConnections: optionalNumber(
+      options.maxConnections,
+      DEFAULT_MAX_GATEWAY_CONNECTIONS,
+      'maxConnections',
+      { min: 0, integer: true },
+    ),
+    maxConnectAttempts: optionalNumber(
+      options.maxConnectAttempts,
+      DEFAULT_MAX_CONNECT_ATTEMPTS,
+      'maxConnectAttempts',
+      { min: 1, max: 100, integer: true },
+    ),
+    closeGraceMs: optionalNumber(
+      options.closeGraceMs,
+      DEFAULT_GATEWAY_CLOSE_GRACE_MS,
+      'closeGraceMs',
+      {
+        min: 0,
+      },
+    ),
+    closeQuietMs: optionalNumber(options.closeQuietMs, DEFAULT_CLOSE_QUIET_MS, 'closeQuietMs', {
+      min: 0,
+    }),
+  }
+}
