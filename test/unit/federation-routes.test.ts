@@ -2,8 +2,8 @@
 import { describe, expect, it } from 'vitest'
 import { FederationRoutes } from '../../src/gateway/index.ts'
 import { FederationStateStore, StaticGatewayLocator } from '../../src/locator/index.ts'
-import { gateway, state } from '../helpers/federation.ts'
 import { VirtualClock } from '../helpers/clock.ts'
+import { gateway, state } from '../helpers/federation.ts'
 
 describe('FederationRoutes', () => {
   it("routes to a DC's usable gateways at WAN addresses, read live from the store", () => {
