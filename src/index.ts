@@ -130,6 +130,7 @@ export {
   normalizeDomain,
 } from './certs/index.ts'
 export type {
+  GossipDecodeReason,
   WanfedErrorCode,
   WanfedErrorOptions,
 } from './errors.ts'
@@ -145,11 +146,15 @@ export {
   FrameStalledError,
   FrameTooLargeError,
   FrameTruncatedError,
+  GossipDecodeError,
+  GossipDecryptError,
+  GossipRefusedError,
   HandshakeTimeoutError,
   InvalidArgumentError,
   InvalidFederationStateError,
   InvalidNodeNameError,
   isWanfedError,
+  JoinError,
   NoGatewayError,
   NoRouteError,
   NotListeningError,
@@ -292,6 +297,34 @@ export {
   toConsulCheckServiceNodeJson,
   toConsulFederationStateJson,
 } from './locator/index.ts'
+export type {
+  AliveDelegate,
+  Broadcast,
+  ConflictDelegate,
+  Delegate,
+  MemberEvent,
+  MemberEventType,
+  MemberlistConfig,
+  MemberlistEvents,
+  MemberlistOptions,
+  MemberlistStats,
+  MergeDelegate,
+  Node,
+  NodeState,
+  PingDelegate,
+} from './memberlist/index.ts'
+export {
+  DefaultLANConfig,
+  DefaultLocalConfig,
+  DefaultWANConfig,
+  decodeSerfTags,
+  encodeSerfLeaveIntent,
+  encodeSerfTags,
+  Keyring,
+  Memberlist,
+  serfLamportTime,
+  TransmitLimitedQueue,
+} from './memberlist/index.ts'
 export type {
   Address,
   BaseTransportOptions,
