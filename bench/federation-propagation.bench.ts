@@ -359,6 +359,20 @@ export async function run(): Promise<BenchReport> {
       digits: 0,
     },
     {
+      key: 'defaultReplicationFirstApply',
+      label: 'defaults, replication only: Apply 1, all 5 stores',
+      value: replicationTimings[0]!.all,
+      unit: 'ms',
+      digits: 2,
+    },
+    {
+      key: 'defaultReplicationSteady',
+      label: `defaults, replication only: Applies ${DEFAULT_STEADY_FROM}-${DEFAULT_APPLIES} back to back, all 5 stores, median`,
+      value: median(steadyReplication.map((t) => t.all)),
+      unit: 'ms',
+      digits: 0,
+    },
+    {
       key: 'socketsLeftOpen',
       label: 'sockets left open after close',
       value: leftOpen,
