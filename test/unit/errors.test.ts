@@ -49,7 +49,11 @@ describe('errors', () => {
     expect(doc.match(/^\| code /gm), 'one table of codes').toHaveLength(1)
     const rows = [...doc.matchAll(/^\| `(WANFED_ERR_[A-Z_]+)`/gm)].map((m) => m[1])
     const codes = classes.map(([, Cls]) => new Cls('x').code)
-    for (const code of codes) expect(rows.filter((r) => r === code), code).toHaveLength(1)
+    for (const code of codes)
+      expect(
+        rows.filter((r) => r === code),
+        code,
+      ).toHaveLength(1)
     expect(new Set(rows)).toEqual(new Set(codes))
   })
 })
