@@ -1,0 +1,164 @@
+import { createServerCertificate, loadCertificateAuthority } from '../../src/certs/index.ts'
+import { caPem, tlsFixture } from './fixtures.ts'
+import { buildTopology, type DcSpec, type GatewayLegs, type Topology } from './netns.ts'
+import { type NetnsChild, startChild } from './netns-child.ts'
+
+export const GATEWAY_PORT = 8443
+
+export interface FedNode {
+  /** `<node>.<dc>` */
+  name: string
+  dc: string
+  ip: string
+  /** The node's NetTransport address (same-DC packets and streams). */
+  addr: string
+  child: NetnsChild
+  /** The address other nodes write to: `{ name, addr }`. */
+  to: { name: string; addr: string }
+}
+
+export interface FedGateway {
+  id: string
+  dc: string
+  legs: GatewayLegs
+  child: NetnsChild
+}
+
+export interface Federation {
+  topo: Topology
+  nodes: Record<string, FedNode>
+  gateways: Record<string, FedGateway>
+  /** The WAN namespace's runner (holds the delay relays), when relays were asked for. */
+  wan: NetnsChild | undefined
+  /** Relay listen address by `<fromDc>-><gatewayId>`. */
+  relays: Record<string, string>
+  /** Stops every process, then removes every namespace. Idempotent; never throws. */
+  stop(): Promise<void>
+}
+
+export interface FederationOptions {
+  /** Put a delay relay (in the WAN namespace) between every pair of gateways. */
+  relay?: { delayMs: number; jitterMs: number }
+  /** Gateways pick the first healthy remote gateway, so a test knows which one carries traffic. */
+  firstHealthy?: boolean
+}
+
+/**
+ * Builds the namespaces and starts, each in its own process in its own namespace: every node (a
+ * WanfedTransport over a NetTransport on its LAN address, with an AlpnServer) and every gateway
+ * (a MeshGateway on both legs). Nodes know only their own DC's gateways (LAN addresses); gateways
+ * know the other DCs' gateways by their WAN addresses, or through the relays.
+ */
+export async function startFederation(
+  tag: string,
+  dcs: readonly DcSpec[],
+  options: FederationOptions = {},
+): Promise<Federation> {
+  const topo = buildTopology(tag, dcs)
+  const children: NetnsChild[] = []
+  const fed: Federation = {
+    topo,
+    nodes: {},
+    gateways: {},
+    wan: undefined,
+    relays: {},
+    stop: once(async () => {
+      const nodes = Object.values(fed.nodes).map((n) => n.child)
+      const rest = children.filter((c) => !nodes.includes(c))
+      // Nodes first, so their pooled connections end before the gateways close.
+      await Promise.all(nodes.map((c) => c.stop().catch(() => {})))
+      await Promise.all(rest.map((c) => c.stop().catch(() => {})))
+      topo.destroy()
+    }),
+  }
+  const spawnIn = async (ns: string) => {
+    const c = await startChild(ns)
+    children.push(c)
+    return c
+  }
+  try {
+    const ca = await loadCertificateAuthority({ cert: caPem(), key: tlsFixture('ca').key })
+    const all = Object.values(topo.dcs)
+
+    if (options.relay !== undefined) {
+      fed.wan = await spawnIn(topo.wan.ns)
+      let port = 9000
+      for (const from of all) {
+        for (const to of all) {
+          if (from === to) continue
+          for (const g of to.gateways) {
+            const listen = { host: topo.wan.ip, port: port++ }
+            await fed.wan.request('relay', {
+              key: `${from.name}->${g.id}`,
+              ...listen,
+              target: `${g.wanIp}:${GATEWAY_PORT}`,
+              ...options.relay,
+            })
+            fed.relays[`${from.name}->${g.id}`] = `${listen.host}:${listen.port}`
+          }
+        }
+      }
+    }
+
+    const starts: Promise<void>[] = []
+    for (const dc of all) {
+      const servers: Record<string, string> = {}
+      for (const [short, ip] of Object.entries(dc.nodes)) servers[short] = `${ip}:8300`
+      const remote: Record<string, string[]> = {}
+      const local: Record<string, string[]> = {}
+      for (const other of all) {
+        if (other === dc) continue
+        remote[other.name] = other.gateways.map((g) =>
+          options.relay !== undefined
+            ? (fed.relays[`${dc.name}->${g.id}`] as string)
+            : `${g.wanIp}:${GATEWAY_PORT}`,
+        )
+        local[other.name] = dc.gateways.map((g) => `${g.lanIp}:${GATEWAY_PORT}`)
+      }
+      for (const legs of dc.gateways) {
+        starts.push(
+          (async () => {
+            const child = await spawnIn(legs.ns)
+            await child.request('gateway', {
+              config: {
+                datacenter: dc.name,
+                servers,
+                gateways: remote,
+                firstHealthy: options.firstHealthy ?? false,
+              },
+            })
+            fed.gateways[legs.id] = { id: legs.id, dc: dc.name, legs, child }
+          })(),
+        )
+      }
+      for (const [short, ip] of Object.entries(dc.nodes)) {
+        starts.push(
+          (async () => {
+            const name = `${short}.${dc.name}`
+            const leaf = await createServerCertificate(ca, { datacenter: dc.name, node: short })
+            const child = await spawnIn(dc.ns)
+            const { addr } = await child.request<{ addr: string }>('node', {
+              config: { name, ip, tls: { ca: ca.cert, ...leaf }, gateways: local },
+            })
+            fed.nodes[name] = { name, dc: dc.name, ip, addr, child, to: { name, addr } }
+          })(),
+        )
+      }
+    }
+    const results = await Promise.allSettled(starts)
+    const failed = results.find((r) => r.status === 'rejected')
+    if (failed !== undefined) throw (failed as PromiseRejectedResult).reason
+    return fed
+  } catch (err) {
+    await fed.stop()
+    throw err
+  }
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let p: Promise<void> | undefined
+  return () => {
+    p ??= fn()
+    return p
+  }
+}

@@ -1,0 +1,390 @@
+/**
+ * The process that runs inside a namespace (`ip netns exec <ns> node --import tsx <this file>`):
+ * one wanfed node (NetTransport + AlpnServer + WanfedTransport), one MeshGateway, or delay relays,
+ * driven by the test over the IPC channel (see netns-child.ts for the parent side). Requests are
+ * `{ id, op, ...args }`, answers `{ id, ok, result }` or `{ id, ok: false, error }`. The process
+ * exits when the channel closes, so a test that dies takes its children with it.
+ */
+
+import { createSocket } from 'node:dgram'
+import { connect, type Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { AlpnServer } from '../../src/alpn/index.ts'
+import { MeshGateway } from '../../src/gateway/index.ts'
+import { StaticGatewayLocator } from '../../src/locator/index.ts'
+import { NetTransport } from '../../src/transport/net-transport.ts'
+import { WanfedTransport } from '../../src/transport/wanfed-transport.ts'
+import { DelayRelay } from './delay-relay.ts'
+
+export interface TlsPem {
+  ca: string
+  cert: string
+  key: string
+}
+
+type Peer = { name: string; addr: string }
+
+export interface NodeConfig {
+  /** `<node>.<dc>` */
+  name: string
+  ip: string
+  tls: TlsPem
+  /** Gateways by datacenter (this DC's own gateways' LAN addresses, as production has it). */
+  gateways: Record<string, string[]>
+}
+
+export interface GatewayConfig {
+  datacenter: string
+  servers: Record<string, string>
+  gateways: Record<string, string[]>
+  /** Always pick the first healthy gateway, so a test knows which one carries the traffic. */
+  firstHealthy?: boolean
+}
+
+/** An error as it crosses the channel: enough to tell a typed WanfedError from a raw one. */
+export interface WireError {
+  name: string
+  message: string
+  code?: string
+  remote?: boolean
+}
+
+export interface ProbeResult {
+  ok: boolean
+  ms: number
+  error?: WireError
+}
+
+export interface FlowReport {
+  sent: number
+  dropped: number
+  errors: number
+  errorCodes: Record<string, number>
+}
+
+export interface StreamReport {
+  state: 'open' | 'ended' | 'errored' | 'closed'
+  written: number
+  echoed: number
+  error?: WireError
+  /** ms from the last echo received to the end or error. */
+  endedAfterMs?: number
+  endedAt?: number
+}
+
+const NODE_PORT = 8302
+const SERVER_PORT = 8300
+const GATEWAY_PORT = 8443
+
+let node: { transport: WanfedTransport; server: AlpnServer; name: string; addr: string } | undefined
+let gateway: MeshGateway | undefined
+const relays = new Map<string, DelayRelay>()
+const received: { seq: number; at: number; flow: string }[] = []
+const messages: string[] = []
+const pongs = new Map<number, () => void>()
+const flows = new Map<string, { timer: NodeJS.Timeout; report: FlowReport; seq: number }>()
+const streams = new Map<number, { stream: Duplex; timer: NodeJS.Timeout; report: StreamReport }>()
+let nextStream = 1
+
+function wire(err: unknown): WireError {
+  const e = err as Error & { code?: unknown; remote?: unknown }
+  return {
+    name: e?.name ?? 'Error',
+    message: e?.message ?? String(err),
+    ...(typeof e?.code === 'string' ? { code: e.code } : {}),
+    ...(typeof e?.remote === 'boolean' ? { remote: e.remote } : {}),
+  }
+}
+
+function locator(gateways: Record<string, string[]>, firstHealthy = false): StaticGatewayLocator {
+  return new StaticGatewayLocator(gateways, firstHealthy ? { random: () => 0 } : {})
+}
+
+function send(to: Peer, body: unknown): Promise<number> {
+  if (node === undefined) throw new Error('not a node')
+  return node.transport.writeToAddress(Buffer.from(JSON.stringify(body)), to)
+}
+
+function onPacket(buf: Buffer): void {
+  let msg: { k?: string; seq?: number; from?: string; addr?: string; flow?: string; text?: string }
+  try {
+    msg = JSON.parse(buf.toString())
+  } catch {
+    return
+  }
+  if (msg.k === 'ping' && msg.from !== undefined && msg.addr !== undefined) {
+    send({ name: msg.from, addr: msg.addr }, { k: 'pong', seq: msg.seq }).catch(() => {})
+  } else if (msg.k === 'pong') {
+    pongs.get(msg.seq as number)?.()
+  } else if (msg.k === 'flow') {
+    received.push({ seq: msg.seq as number, at: Date.now(), flow: msg.flow as string })
+  } else if (msg.k === 'msg') {
+    messages.push(msg.text as string)
+  }
+}
+
+async function startNode(c: NodeConfig): Promise<{ addr: string; serverAddr: string }> {
+  const inner = new NetTransport({ bindAddrs: [c.ip], bindPort: NODE_PORT })
+  const server = new AlpnServer({ tls: c.tls, closeGraceMs: 200, maxConnsPerClient: 0 })
+  const transport = new WanfedTransport({
+    transport: inner,
+    datacenter: c.name.slice(c.name.lastIndexOf('.') + 1),
+    locator: locator(c.gateways),
+    tls: c.tls,
+    connectTimeoutMs: 2_000,
+    handshakeTimeoutMs: 3_000,
+  }).attach(server)
+  transport.on('packet', (p) => onPacket(p.buf))
+  // Every stream echoes what it reads: round trips and cut streams are measured by the dialler.
+  transport.on('stream', (s) => {
+    s.on('error', () => {})
+    s.pipe(s)
+  })
+  transport.on('error', () => {})
+  await server.listen({ host: c.ip, port: SERVER_PORT })
+  await transport.listen()
+  node = { transport, server, name: c.name, addr: `${c.ip}:${NODE_PORT}` }
+  return { addr: `${c.ip}:${NODE_PORT}`, serverAddr: `${c.ip}:${SERVER_PORT}` }
+}
+
+async function startGateway(c: GatewayConfig): Promise<{ port: number }> {
+  gateway = new MeshGateway({
+    datacenter: c.datacenter,
+    servers: c.servers,
+    locator: locator(c.gateways, c.firstHealthy),
+    connectTimeoutMs: 2_000,
+    answerTimeoutMs: 3_000,
+    closeGraceMs: 200,
+  })
+  gateway.on('error', () => {})
+  // Both legs: nodes reach it on the LAN, other DCs' gateways on the WAN.
+  const { port } = await gateway.listen({ host: '0.0.0.0', port: GATEWAY_PORT })
+  return { port }
+}
+
+async function ping(
+  to: Peer,
+  count: number,
+  timeoutMs: number,
+): Promise<{ rtts: number[]; lost: number }> {
+  if (node === undefined) throw new Error('not a node')
+  const { name: me, addr: myAddr } = node
+  const rtts: number[] = []
+  let lost = 0
+  for (let seq = 0; seq < count; seq++) {
+    const start = performance.now()
+    const got = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs)
+      pongs.set(seq, () => {
+        clearTimeout(timer)
+        resolve(true)
+      })
+    })
+    await send(to, { k: 'ping', seq, from: me, addr: myAddr })
+    if (await got) rtts.push(performance.now() - start)
+    else lost++
+    pongs.delete(seq)
+  }
+  return { rtts, lost }
+}
+
+/** Opens a stream and measures the dial and `count` one-chunk echo round trips. */
+async function streamRtt(to: Peer, count: number): Promise<{ dialMs: number; rtts: number[] }> {
+  if (node === undefined) throw new Error('not a node')
+  const start = performance.now()
+  const s = await node.transport.dialAddressTimeout(to, 10_000)
+  const dialMs = performance.now() - start
+  const rtts: number[] = []
+  try {
+    for (let i = 0; i < count; i++) {
+      const t = performance.now()
+      const echoed = new Promise<void>((resolve, reject) => {
+        s.once('data', () => resolve())
+        s.once('error', reject)
+      })
+      s.write(Buffer.alloc(64, i))
+      await echoed
+      rtts.push(performance.now() - t)
+    }
+  } finally {
+    s.destroy()
+  }
+  return { dialMs, rtts }
+}
+
+/** A long-lived stream writing a chunk every `intervalMs`; the test reads its fate later. */
+async function streamOpen(to: Peer, intervalMs: number): Promise<number> {
+  if (node === undefined) throw new Error('not a node')
+  const stream = await node.transport.dialAddressTimeout(to, 10_000)
+  const id = nextStream++
+  const report: StreamReport = { state: 'open', written: 0, echoed: 0 }
+  let lastEcho = Date.now()
+  const finish = (state: StreamReport['state'], err?: unknown) => {
+    if (report.state !== 'open') return
+    report.state = state
+    if (err !== undefined) report.error = wire(err)
+    report.endedAt = Date.now()
+    report.endedAfterMs = report.endedAt - lastEcho
+    clearInterval(timer)
+  }
+  stream.on('data', (d: Buffer) => {
+    report.echoed += d.length
+    lastEcho = Date.now()
+  })
+  stream.on('error', (err) => finish('errored', err))
+  stream.on('end', () => finish('ended'))
+  stream.on('close', () => finish('closed'))
+  const timer = setInterval(() => {
+    if (stream.writable) {
+      stream.write(Buffer.alloc(256, 1))
+      report.written += 256
+    }
+  }, intervalMs)
+  streams.set(id, { stream, timer, report })
+  return id
+}
+
+function startFlow(flow: string, to: Peer, intervalMs: number): void {
+  const report: FlowReport = { sent: 0, dropped: 0, errors: 0, errorCodes: {} }
+  const state = { report, seq: 0, timer: undefined as unknown as NodeJS.Timeout }
+  // One packet per tick, numbered, each carrying its send time: the receiver's log gives losses
+  // and the gap around a failure.
+  state.timer = setInterval(() => {
+    const seq = state.seq++
+    send(to, { k: 'flow', flow, seq })
+      .then(() => {
+        report.sent++
+      })
+      .catch((err) => {
+        report.errors++
+        const code = wire(err).code ?? wire(err).name
+        report.errorCodes[code] = (report.errorCodes[code] ?? 0) + 1
+      })
+  }, intervalMs)
+  flows.set(flow, state)
+}
+
+function probeTcp(host: string, port: number, timeoutMs: number): Promise<ProbeResult> {
+  const start = performance.now()
+  return new Promise((resolve) => {
+    const s: Socket = connect({ host, port })
+    const done = (ok: boolean, err?: unknown) => {
+      clearTimeout(timer)
+      s.destroy()
+      resolve({
+        ok,
+        ms: performance.now() - start,
+        ...(err === undefined ? {} : { error: wire(err) }),
+      })
+    }
+    const timer = setTimeout(
+      () => done(false, Object.assign(new Error('timed out'), { code: 'TIMEOUT' })),
+      timeoutMs,
+    )
+    s.once('connect', () => done(true))
+    s.once('error', (err) => done(false, err))
+  })
+}
+
+function probeUdp(host: string, port: number): Promise<ProbeResult> {
+  const start = performance.now()
+  return new Promise((resolve) => {
+    const s = createSocket('udp4')
+    s.send(Buffer.from('direct'), port, host, (err) => {
+      s.close()
+      resolve({
+        ok: err === null || err === undefined,
+        ms: performance.now() - start,
+        ...(err ? { error: wire(err) } : {}),
+      })
+    })
+  })
+}
+
+/** One request from the test; each op reads the fields it needs. */
+interface Request {
+  id: number
+  op: string
+  config?: NodeConfig | GatewayConfig
+  key?: string
+  host?: string
+  port?: number
+  target?: string
+  delayMs?: number
+  jitterMs?: number
+  to?: Peer
+  text?: string
+  count?: number
+  timeoutMs?: number
+  intervalMs?: number
+  flow?: string
+  stream?: number
+}
+
+type Handler = (m: Request) => unknown
+const ops: Record<string, Handler> = {
+  node: (m) => startNode(m.config as NodeConfig),
+  gateway: (m) => startGateway(m.config as GatewayConfig),
+  relay: async (m) => {
+    const r = new DelayRelay({
+      target: m.target as string,
+      delayMs: m.delayMs as number,
+      jitterMs: m.jitterMs ?? 0,
+    })
+    relays.set(m.key as string, r)
+    return r.listen(m.host as string, m.port as number)
+  },
+  relayDelay: (m) => {
+    for (const r of relays.values()) r.setDelay(m.delayMs as number, m.jitterMs ?? 0)
+    return null
+  },
+  relayStats: () => Object.fromEntries([...relays].map(([k, r]) => [k, r.stats()])),
+  send: (m) => send(m.to as Peer, { k: 'msg', text: m.text }),
+  messages: () => messages.splice(0),
+  ping: (m) => ping(m.to as Peer, m.count as number, m.timeoutMs as number),
+  streamRtt: (m) => streamRtt(m.to as Peer, m.count as number),
+  streamOpen: (m) => streamOpen(m.to as Peer, m.intervalMs as number),
+  streamReport: (m) => streams.get(m.stream as number)?.report,
+  flowStart: (m) => startFlow(m.flow as string, m.to as Peer, m.intervalMs as number),
+  flowStop: async (m) => {
+    const f = flows.get(m.flow as string)
+    if (f === undefined) throw new Error(`no flow ${m.flow as string}`)
+    clearInterval(f.timer)
+    flows.delete(m.flow as string)
+    // Let sends waiting on a dial settle before the tally.
+    await new Promise((r) => setTimeout(r, 200))
+    return { ...f.report, attempted: f.seq }
+  },
+  received: (m) => received.filter((r) => r.flow === m.flow),
+  stats: () => (node !== undefined ? node.transport.stats() : gateway?.stats()),
+  probeTcp: (m) => probeTcp(m.host as string, m.port as number, m.timeoutMs as number),
+  probeUdp: (m) => probeUdp(m.host as string, m.port as number),
+  close: async () => {
+    for (const f of flows.values()) clearInterval(f.timer)
+    for (const s of streams.values()) {
+      clearInterval(s.timer)
+      s.stream.destroy()
+    }
+    await node?.transport.close()
+    await node?.server.close()
+    await gateway?.close()
+    for (const r of relays.values()) await r.close()
+    return null
+  },
+}
+
+process.on('message', (raw) => {
+  const m = raw as Request
+  const handler = ops[m.op]
+  Promise.resolve()
+    .then(() => {
+      if (handler === undefined) throw new Error(`unknown op ${m.op}`)
+      return handler(m)
+    })
+    .then(
+      (result) => process.send?.({ id: m.id, ok: true, result: result ?? null }),
+      (err) => process.send?.({ id: m.id, ok: false, error: wire(err) }),
+    )
+})
+process.on('disconnect', () => process.exit(0))
+process.send?.({ ready: process.pid })
