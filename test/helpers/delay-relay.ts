@@ -110,7 +110,7 @@ export class DelayRelay {
       this.#sockets.delete(s)
       // A reset (or a failed connect) on one side resets the other; a clean close lets the
       // delayed bytes and FIN travel on their own.
-      if (s.errored) other.destroy()
+      if (s.errored && !other.destroyed) other.resetAndDestroy()
       if (++closed === 2) this.#stats.open--
     }
     client.once('close', onClose(client, upstream))
