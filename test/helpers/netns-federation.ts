@@ -39,7 +39,7 @@ export interface Federation {
 export interface FederationOptions {
   /** Put a delay relay (in the WAN namespace) between every pair of gateways. */
   relay?: { delayMs: number; jitterMs: number }
-  /** Gateways pick the first healthy remote gateway, so a test knows which one carries traffic. */
+  /** Nodes and gateways pick the first healthy gateway, so a test knows which one carries traffic. */
   firstHealthy?: boolean
 }
 
@@ -138,7 +138,13 @@ export async function startFederation(
             const leaf = await createServerCertificate(ca, { datacenter: dc.name, node: short })
             const child = await spawnIn(dc.ns)
             const { addr } = await child.request<{ addr: string }>('node', {
-              config: { name, ip, tls: { ca: ca.cert, ...leaf }, gateways: local },
+              config: {
+                name,
+                ip,
+                tls: { ca: ca.cert, ...leaf },
+                gateways: local,
+                firstHealthy: options.firstHealthy ?? false,
+              },
             })
             fed.nodes[name] = { name, dc: dc.name, ip, addr, child, to: { name, addr } }
           })(),

@@ -31,6 +31,8 @@ export interface NodeConfig {
   tls: TlsPem
   /** Gateways by datacenter (this DC's own gateways' LAN addresses, as production has it). */
   gateways: Record<string, string[]>
+  /** Always pick the first healthy gateway, so a test knows which one carries the traffic. */
+  firstHealthy?: boolean
 }
 
 export interface GatewayConfig {
@@ -56,6 +58,8 @@ export interface ProbeResult {
 }
 
 export interface FlowReport {
+  /** Packets the flow tried to send (its next sequence number), once stopped. */
+  attempted?: number
   sent: number
   dropped: number
   errors: number
@@ -79,7 +83,14 @@ const GATEWAY_PORT = 8443
 let node: { transport: WanfedTransport; server: AlpnServer; name: string; addr: string } | undefined
 let gateway: MeshGateway | undefined
 const relays = new Map<string, DelayRelay>()
-const received: { seq: number; at: number; flow: string }[] = []
+/** Flow packets received: sequence number, send time (the sender's Date.now()) and arrival time. */
+export interface Received {
+  flow: string
+  seq: number
+  sentAt: number
+  at: number
+}
+const received: Received[] = []
 const messages: string[] = []
 const pongs = new Map<number, () => void>()
 const flows = new Map<string, { timer: NodeJS.Timeout; report: FlowReport; seq: number }>()
@@ -106,7 +117,15 @@ function send(to: Peer, body: unknown): Promise<number> {
 }
 
 function onPacket(buf: Buffer): void {
-  let msg: { k?: string; seq?: number; from?: string; addr?: string; flow?: string; text?: string }
+  let msg: {
+    k?: string
+    seq?: number
+    from?: string
+    addr?: string
+    flow?: string
+    text?: string
+    t?: number
+  }
   try {
     msg = JSON.parse(buf.toString())
   } catch {
@@ -117,7 +136,12 @@ function onPacket(buf: Buffer): void {
   } else if (msg.k === 'pong') {
     pongs.get(msg.seq as number)?.()
   } else if (msg.k === 'flow') {
-    received.push({ seq: msg.seq as number, at: Date.now(), flow: msg.flow as string })
+    received.push({
+      flow: msg.flow as string,
+      seq: msg.seq as number,
+      sentAt: msg.t as number,
+      at: Date.now(),
+    })
   } else if (msg.k === 'msg') {
     messages.push(msg.text as string)
   }
@@ -129,7 +153,7 @@ async function startNode(c: NodeConfig): Promise<{ addr: string; serverAddr: str
   const transport = new WanfedTransport({
     transport: inner,
     datacenter: c.name.slice(c.name.lastIndexOf('.') + 1),
-    locator: locator(c.gateways),
+    locator: locator(c.gateways, c.firstHealthy),
     tls: c.tls,
     connectTimeoutMs: 2_000,
     handshakeTimeoutMs: 3_000,
@@ -251,7 +275,7 @@ function startFlow(flow: string, to: Peer, intervalMs: number): void {
   // and the gap around a failure.
   state.timer = setInterval(() => {
     const seq = state.seq++
-    send(to, { k: 'flow', flow, seq })
+    send(to, { k: 'flow', flow, seq, t: Date.now() })
       .then(() => {
         report.sent++
       })
