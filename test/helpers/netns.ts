@@ -152,6 +152,10 @@ function killNamespacePids(ns: string): void {
   }
 }
 
+/** Topologies not destroyed yet: removed when the process exits, whatever the tests did. */
+const live = new Set<() => void>()
+let exitHook = false
+
 /** Builds the topology. On any failure, what was made so far is removed before the error is thrown. */
 export function buildTopology(tag: string, dcs: readonly DcSpec[]): Topology {
   if (!/^[a-z0-9]{1,8}$/.test(tag))
@@ -163,10 +167,19 @@ export function buildTopology(tag: string, dcs: readonly DcSpec[]): Topology {
   const destroy = () => {
     if (destroyed) return
     destroyed = true
+    live.delete(destroy)
     for (const ns of [...namespaces].reverse()) {
       killNamespacePids(ns)
       spawnSync('ip', ['netns', 'del', ns])
     }
+  }
+  live.add(destroy)
+  if (!exitHook) {
+    exitHook = true
+    // A hook that timed out or a worker torn down early still leaves no namespace behind.
+    process.once('exit', () => {
+      for (const d of [...live]) d()
+    })
   }
   const addNs = (role: string): string => {
     const ns = `${prefix}-${role}`
