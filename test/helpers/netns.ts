@@ -252,3 +252,11 @@ export function buildTopology(tag: string, dcs: readonly DcSpec[]): Topology {
     throw err
   }
 }
+
+/**
+ * Takes a link down (or up again). Down on the WAN side of a gateway's leg black-holes it: frames
+ * to the gateway are dropped at the bridge, nothing is refused or reset, TCP just retransmits.
+ */
+export function setLink(ns: string, dev: string, up: boolean): void {
+  ip(['-n', ns, 'link', 'set', dev, up ? 'up' : 'down'])
+}
