@@ -15,6 +15,8 @@ export interface NetnsChild {
   readonly exited: Promise<void>
   /** SIGKILL, and wait for the exit. */
   kill(): Promise<void>
+  /** Sends a signal (SIGSTOP hangs the process: its sockets still accept, nothing answers). */
+  signal(sig: NodeJS.Signals): void
   /** Asks the runner to close what it runs, then ends the channel so it exits; SIGKILL if it lingers. */
   stop(): Promise<void>
   /** The child's last stderr output, for failure messages. */
@@ -109,7 +111,12 @@ export async function startChild(ns: string, readyTimeoutMs = 20_000): Promise<N
       child.kill('SIGKILL')
       await exited
     },
+    signal(sig) {
+      child.kill(sig)
+    },
     async stop() {
+      // A stopped process answers nothing and only dies by SIGKILL: let it run to close.
+      child.kill('SIGCONT')
       if (child.connected) {
         await api.request('close', {}, 5_000).catch(() => {})
         if (child.connected) child.disconnect()

@@ -155,8 +155,10 @@ async function startNode(c: NodeConfig): Promise<{ addr: string; serverAddr: str
     datacenter: c.name.slice(c.name.lastIndexOf('.') + 1),
     locator: locator(c.gateways, c.firstHealthy),
     tls: c.tls,
+    // Shorter than the library's defaults to keep tests quick, in the same order: a gateway gives
+    // up on a remote gateway (connect or answer) well before the node gives up on its handshake.
     connectTimeoutMs: 2_000,
-    handshakeTimeoutMs: 3_000,
+    handshakeTimeoutMs: 4_000,
   }).attach(server)
   transport.on('packet', (p) => onPacket(p.buf))
   // Every stream echoes what it reads: round trips and cut streams are measured by the dialler.
@@ -176,8 +178,8 @@ async function startGateway(c: GatewayConfig): Promise<{ port: number }> {
     datacenter: c.datacenter,
     servers: c.servers,
     locator: locator(c.gateways, c.firstHealthy),
-    connectTimeoutMs: 2_000,
-    answerTimeoutMs: 3_000,
+    connectTimeoutMs: 1_500,
+    answerTimeoutMs: 1_500,
     closeGraceMs: 200,
   })
   gateway.on('error', () => {})
