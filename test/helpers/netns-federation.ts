@@ -2,6 +2,7 @@ import { createServerCertificate, loadCertificateAuthority } from '../../src/cer
 import { caPem, tlsFixture } from './fixtures.ts'
 import { buildTopology, type DcSpec, type GatewayLegs, type Topology } from './netns.ts'
 import { type NetnsChild, startChild } from './netns-child.ts'
+import type { NodeConfig } from './netns-runner.ts'
 
 export const GATEWAY_PORT = 8443
 
@@ -15,6 +16,8 @@ export interface FedNode {
   child: NetnsChild
   /** The address other nodes write to: `{ name, addr }`. */
   to: { name: string; addr: string }
+  /** What the runner was started with, so the node can be started again the same. */
+  config: NodeConfig
 }
 
 export interface FedGateway {
@@ -32,6 +35,11 @@ export interface Federation {
   wan: NetnsChild | undefined
   /** Relay listen address by `<fromDc>-><gatewayId>`. */
   relays: Record<string, string>
+  /**
+   * Starts a node again, in a new process on the same address with the same certificate (after a
+   * kill, say). Resolves once it listens.
+   */
+  restartNode(name: string): Promise<FedNode>
   /** Stops every process, then removes every namespace. Idempotent; never throws. */
   stop(): Promise<void>
 }
@@ -62,8 +70,17 @@ export async function startFederation(
     gateways: {},
     wan: undefined,
     relays: {},
+    async restartNode(name) {
+      const old = fed.nodes[name]
+      if (old === undefined) throw new Error(`no node ${name}`)
+      const child = await spawnIn(topo.dcs[old.dc]?.ns as string)
+      await child.request('node', { config: old.config })
+      const again = { ...old, child }
+      fed.nodes[name] = again
+      return again
+    },
     stop: once(async () => {
-      const nodes = Object.values(fed.nodes).map((n) => n.child)
+      const nodes = children.filter((c) => Object.values(topo.dcs).some((d) => d.ns === c.ns))
       const rest = children.filter((c) => !nodes.includes(c))
       // Nodes first, so their pooled connections end before the gateways close.
       await Promise.all(nodes.map((c) => c.stop().catch(() => {})))
@@ -136,17 +153,16 @@ export async function startFederation(
           (async () => {
             const name = `${short}.${dc.name}`
             const leaf = await createServerCertificate(ca, { datacenter: dc.name, node: short })
+            const config: NodeConfig = {
+              name,
+              ip,
+              tls: { ca: ca.cert, ...leaf },
+              gateways: local,
+              firstHealthy: options.firstHealthy ?? false,
+            }
             const child = await spawnIn(dc.ns)
-            const { addr } = await child.request<{ addr: string }>('node', {
-              config: {
-                name,
-                ip,
-                tls: { ca: ca.cert, ...leaf },
-                gateways: local,
-                firstHealthy: options.firstHealthy ?? false,
-              },
-            })
-            fed.nodes[name] = { name, dc: dc.name, ip, addr, child, to: { name, addr } }
+            const { addr } = await child.request<{ addr: string }>('node', { config })
+            fed.nodes[name] = { name, dc: dc.name, ip, addr, child, to: { name, addr }, config }
           })(),
         )
       }

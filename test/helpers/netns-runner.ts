@@ -64,6 +64,8 @@ export interface FlowReport {
   dropped: number
   errors: number
   errorCodes: Record<string, number>
+  /** The first few distinct error messages. */
+  errorSamples: string[]
 }
 
 export interface StreamReport {
@@ -80,7 +82,15 @@ const NODE_PORT = 8302
 const SERVER_PORT = 8300
 const GATEWAY_PORT = 8443
 
-let node: { transport: WanfedTransport; server: AlpnServer; name: string; addr: string } | undefined
+let node:
+  | {
+      transport: WanfedTransport
+      server: AlpnServer
+      locator: StaticGatewayLocator
+      name: string
+      addr: string
+    }
+  | undefined
 let gateway: MeshGateway | undefined
 const relays = new Map<string, DelayRelay>()
 /** Flow packets received: sequence number, send time (the sender's Date.now()) and arrival time. */
@@ -150,10 +160,11 @@ function onPacket(buf: Buffer): void {
 async function startNode(c: NodeConfig): Promise<{ addr: string; serverAddr: string }> {
   const inner = new NetTransport({ bindAddrs: [c.ip], bindPort: NODE_PORT })
   const server = new AlpnServer({ tls: c.tls, closeGraceMs: 200, maxConnsPerClient: 0 })
+  const gateways = locator(c.gateways, c.firstHealthy)
   const transport = new WanfedTransport({
     transport: inner,
     datacenter: c.name.slice(c.name.lastIndexOf('.') + 1),
-    locator: locator(c.gateways, c.firstHealthy),
+    locator: gateways,
     tls: c.tls,
     // Shorter than the library's defaults to keep tests quick, in the same order: a gateway gives
     // up on a remote gateway (connect or answer) well before the node gives up on its handshake.
@@ -169,7 +180,7 @@ async function startNode(c: NodeConfig): Promise<{ addr: string; serverAddr: str
   transport.on('error', () => {})
   await server.listen({ host: c.ip, port: SERVER_PORT })
   await transport.listen()
-  node = { transport, server, name: c.name, addr: `${c.ip}:${NODE_PORT}` }
+  node = { transport, server, locator: gateways, name: c.name, addr: `${c.ip}:${NODE_PORT}` }
   return { addr: `${c.ip}:${NODE_PORT}`, serverAddr: `${c.ip}:${SERVER_PORT}` }
 }
 
@@ -271,7 +282,7 @@ async function streamOpen(to: Peer, intervalMs: number): Promise<number> {
 }
 
 function startFlow(flow: string, to: Peer, intervalMs: number): void {
-  const report: FlowReport = { sent: 0, dropped: 0, errors: 0, errorCodes: {} }
+  const report: FlowReport = { sent: 0, dropped: 0, errors: 0, errorCodes: {}, errorSamples: [] }
   const state = { report, seq: 0, timer: undefined as unknown as NodeJS.Timeout }
   // One packet per tick, numbered, each carrying its send time: the receiver's log gives losses
   // and the gap around a failure.
@@ -285,6 +296,10 @@ function startFlow(flow: string, to: Peer, intervalMs: number): void {
         report.errors++
         const code = wire(err).code ?? wire(err).name
         report.errorCodes[code] = (report.errorCodes[code] ?? 0) + 1
+        const text = wire(err).message
+        if (report.errorSamples.length < 5 && !report.errorSamples.includes(text)) {
+          report.errorSamples.push(text)
+        }
       })
   }, intervalMs)
   flows.set(flow, state)
@@ -382,6 +397,11 @@ const ops: Record<string, Handler> = {
     return { ...f.report, attempted: f.seq }
   },
   received: (m) => received.filter((r) => r.flow === m.flow),
+  /** The node's locator's view of its gateways, by datacenter. */
+  health: () =>
+    node === undefined
+      ? null
+      : Object.fromEntries(node.locator.datacenters().map((dc) => [dc, node?.locator.health(dc)])),
   stats: () => (node !== undefined ? node.transport.stats() : gateway?.stats()),
   probeTcp: (m) => probeTcp(m.host as string, m.port as number, m.timeoutMs as number),
   probeUdp: (m) => probeUdp(m.host as string, m.port as number),
