@@ -184,3 +184,45 @@ function once(fn: () => Promise<void>): () => Promise<void> {
     return p
   }
 }
+
+export type HandleBaseline = Record<string, [string, number][]>
+
+function processes(fed: Federation): [string, NetnsChild][] {
+  return [
+    ...Object.values(fed.nodes).map((n) => [n.name, n.child] as [string, NetnsChild]),
+    ...Object.values(fed.gateways).map((g) => [g.id, g.child] as [string, NetnsChild]),
+  ]
+}
+
+/** Every node's and gateway's watched handle counts (sockets, servers, timers), by name or id. */
+export async function handleBaseline(fed: Federation): Promise<HandleBaseline> {
+  const out: HandleBaseline = {}
+  for (const [key, child] of processes(fed)) {
+    out[key] = await child.request<[string, number][]>('handles')
+  }
+  return out
+}
+
+/**
+ * Waits until each of `keys` (node names, gateway ids) is back to its baseline's handle counts,
+ * and throws naming the process and the surplus if one is not within `timeoutMs`.
+ */
+export async function expectHandlesBack(
+  fed: Federation,
+  baseline: HandleBaseline,
+  keys: readonly string[],
+  timeoutMs = 5_000,
+): Promise<void> {
+  const byKey = new Map(processes(fed))
+  await Promise.all(
+    keys.map(async (key) => {
+      const child = byKey.get(key)
+      if (child === undefined || baseline[key] === undefined) throw new Error(`no process ${key}`)
+      await child
+        .request('leakCheck', { baseline: baseline[key], timeoutMs }, timeoutMs + 5_000)
+        .catch((err: Error) => {
+          throw new Error(`${key}: ${err.message}`)
+        })
+    }),
+  )
+}

@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream'
 import { AlpnServer } from '../../src/alpn/index.ts'
 import { MeshGateway } from '../../src/gateway/index.ts'
 import { StaticGatewayLocator } from '../../src/locator/index.ts'
+import { expectNoLeakedHandles, handleCounts } from '../../src/testing/handles.ts'
 import { NetTransport } from '../../src/transport/net-transport.ts'
 import { WanfedTransport } from '../../src/transport/wanfed-transport.ts'
 import { DelayRelay } from './delay-relay.ts'
@@ -166,6 +167,9 @@ async function startNode(c: NodeConfig): Promise<{ addr: string; serverAddr: str
     datacenter: c.name.slice(c.name.lastIndexOf('.') + 1),
     locator: gateways,
     tls: c.tls,
+    // Idle pooled connections go within about a second, so a test can see every handle come
+    // back once traffic stops.
+    pool: { idleTimeoutMs: 1_000, reapIntervalMs: 250 },
     // Shorter than the library's defaults to keep tests quick, in the same order: a gateway gives
     // up on a remote gateway (connect or answer) well before the node gives up on its handshake.
     connectTimeoutMs: 2_000,
@@ -269,7 +273,12 @@ async function streamOpen(to: Peer, intervalMs: number): Promise<number> {
     lastEcho = Date.now()
   })
   stream.on('error', (err) => finish('errored', err))
-  stream.on('end', () => finish('ended'))
+  stream.on('end', () => {
+    finish('ended')
+    // The far side is done (half-close): end ours too, as an application must, or the socket
+    // and the gateways' splices stay half-open until their idle timeouts.
+    stream.end()
+  })
   stream.on('close', () => finish('closed'))
   const timer = setInterval(() => {
     if (stream.writable) {
@@ -360,6 +369,7 @@ interface Request {
   intervalMs?: number
   flow?: string
   stream?: number
+  baseline?: [string, number][]
 }
 
 type Handler = (m: Request) => unknown
@@ -397,6 +407,13 @@ const ops: Record<string, Handler> = {
     return { ...f.report, attempted: f.seq }
   },
   received: (m) => received.filter((r) => r.flow === m.flow),
+  /** Watched handle kinds and their counts now. */
+  handles: () => [...handleCounts()],
+  /** Waits until no watched handle kind exceeds the baseline (from `handles`); throws naming the surplus. */
+  leakCheck: async (m) => {
+    await expectNoLeakedHandles(new Map(m.baseline), m.timeoutMs)
+    return [...handleCounts()]
+  },
   /** The node's locator's view of its gateways, by datacenter. */
   health: () =>
     node === undefined

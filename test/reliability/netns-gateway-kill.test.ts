@@ -3,9 +3,12 @@ import type { MeshGatewayStats } from '../../src/gateway/index.ts'
 import type { WanfedTransportStats } from '../../src/transport/index.ts'
 import { listNamespaces, netnsSupport } from '../helpers/netns.ts'
 import {
+  expectHandlesBack,
   type Federation,
   type FedGateway,
   type FedNode,
+  type HandleBaseline,
+  handleBaseline,
   startFederation,
 } from '../helpers/netns-federation.ts'
 import type { FlowReport, Received, StreamReport } from '../helpers/netns-runner.ts'
@@ -40,6 +43,7 @@ interface KillFigures {
 
 describe('a gateway killed (SIGKILL) during steady cross-DC traffic', () => {
   let fed: Federation | undefined
+  let baseline: HandleBaseline = {}
   const figures: KillFigures[] = []
 
   beforeAll(async () => {
@@ -52,6 +56,7 @@ describe('a gateway killed (SIGKILL) during steady cross-DC traffic', () => {
       ],
       { firstHealthy: true },
     )
+    baseline = await handleBaseline(fed)
   }, 60_000)
 
   afterAll(async () => {
@@ -250,6 +255,13 @@ describe('a gateway killed (SIGKILL) during steady cross-DC traffic', () => {
     figures.push({ ...f, killed: 'gw1a (re-probes)', nodeDialFailures: failed, streams: [] })
     // One per backoff window at most: windows end near 1 s and 3 s (±20 % jitter).
     expect(failed).toBeLessThanOrEqual(3)
+  })
+
+  it('every surviving process is back to its starting sockets, servers and timers', async (ctx) => {
+    ctx.skip(!support.ok, reason)
+    if (fed === undefined) throw new Error('no federation')
+    // Streams are closed, the flow stopped; the pooled packet connections go idle and are reaped.
+    await expectHandlesBack(fed, baseline, ['bob.dc1', 'betty.dc2', 'gw1b', 'gw2b'])
   })
 })
 

@@ -3,7 +3,14 @@ import type { MeshGatewayStats } from '../../src/gateway/index.ts'
 import type { GatewayHealth } from '../../src/locator/index.ts'
 import type { WanfedTransportStats } from '../../src/transport/index.ts'
 import { listNamespaces, netnsSupport } from '../helpers/netns.ts'
-import { type Federation, type FedNode, startFederation } from '../helpers/netns-federation.ts'
+import {
+  expectHandlesBack,
+  type Federation,
+  type FedNode,
+  type HandleBaseline,
+  handleBaseline,
+  startFederation,
+} from '../helpers/netns-federation.ts'
 import type { FlowReport, Received, StreamReport } from '../helpers/netns-runner.ts'
 
 // A remote node killed (SIGKILL) during steady cross-DC packet traffic and started again a second
@@ -17,6 +24,7 @@ const DOWN_MS = 1_000
 
 describe('a remote node restarting on the same address', () => {
   let fed: Federation | undefined
+  let baseline: HandleBaseline = {}
 
   beforeAll(async () => {
     if (!support.ok) return
@@ -24,6 +32,7 @@ describe('a remote node restarting on the same address', () => {
       { name: 'dc1', nodes: ['bob'] },
       { name: 'dc2', nodes: ['betty'] },
     ])
+    baseline = await handleBaseline(fed)
   }, 60_000)
 
   afterAll(async () => {
@@ -111,6 +120,12 @@ describe('a remote node restarting on the same address', () => {
     expect(health['dc2']?.length).toBe(1)
     for (const h of health['dc2'] ?? []) expect(h.consecutiveFailures).toBe(0)
     expect(Object.keys(report.errorCodes)).toEqual(['WANFED_ERR_SOCKET'])
+  })
+
+  it('the processes that stayed up are back to their starting sockets, servers and timers', async (ctx) => {
+    ctx.skip(!support.ok, reason)
+    if (fed === undefined) throw new Error('no federation')
+    await expectHandlesBack(fed, baseline, ['bob.dc1', 'gw1a', 'gw2a'])
   })
 })
 

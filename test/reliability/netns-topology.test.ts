@@ -3,9 +3,12 @@ import type { MeshGatewayStats } from '../../src/gateway/index.ts'
 import type { WanfedTransportStats } from '../../src/transport/index.ts'
 import { listNamespaces, netnsSupport } from '../helpers/netns.ts'
 import {
+  expectHandlesBack,
   type Federation,
   type FedGateway,
   type FedNode,
+  type HandleBaseline,
+  handleBaseline,
   startFederation,
 } from '../helpers/netns-federation.ts'
 import type { ProbeResult } from '../helpers/netns-runner.ts'
@@ -19,6 +22,7 @@ if (!support.ok) console.warn(`[netns] ${reason}; these tests are skipped`)
 
 describe('isolated datacenters (network namespaces)', () => {
   let fed: Federation | undefined
+  let baseline: HandleBaseline = {}
   let pids: number[] = []
 
   beforeAll(async () => {
@@ -29,6 +33,7 @@ describe('isolated datacenters (network namespaces)', () => {
       { name: 'dc3', nodes: ['bonnie'] },
     ])
     pids = [...Object.values(fed.nodes), ...Object.values(fed.gateways)].map((x) => x.child.pid)
+    baseline = await handleBaseline(fed)
   }, 60_000)
 
   afterAll(async () => {
@@ -198,6 +203,13 @@ describe('isolated datacenters (network namespaces)', () => {
     // Carried by the wrapped NetTransport: the cross-DC pool dialled nothing.
     expect(bobAfter.pool.dials).toBe(bobBefore.pool.dials)
     expect(bobAfter.inner.streams.dialed).toBe(bobBefore.inner.streams.dialed + 1)
+  })
+
+  it('every node and gateway is back to its starting sockets, servers and timers', async (ctx) => {
+    ctx.skip(!support.ok, reason)
+    if (fed === undefined) throw new Error('no federation')
+    // Streams are closed; the pooled packet connections go idle and are reaped.
+    await expectHandlesBack(fed, baseline, Object.keys(baseline))
   })
 })
 

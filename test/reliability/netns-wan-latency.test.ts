@@ -2,7 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MeshGatewayStats } from '../../src/gateway/index.ts'
 import type { DelayRelayStats } from '../helpers/delay-relay.ts'
 import { listNamespaces, netnsSupport } from '../helpers/netns.ts'
-import { type Federation, type FedNode, startFederation } from '../helpers/netns-federation.ts'
+import {
+  expectHandlesBack,
+  type Federation,
+  type FedNode,
+  type HandleBaseline,
+  handleBaseline,
+  startFederation,
+} from '../helpers/netns-federation.ts'
 
 // WAN latency in user space (this kernel has no netem): a DelayRelay in the WAN namespace sits
 // between every pair of gateways, so dc1 -> dc2 crosses: bob -> gw1a -> relay -> gw2a -> betty,
@@ -42,6 +49,7 @@ function summary(xs: number[]): Summary {
 
 describe('cross-DC traffic over an emulated WAN (delay relay between gateways)', () => {
   let fed: Federation | undefined
+  let baseline: HandleBaseline = {}
   const figures: Figures[] = []
 
   beforeAll(async () => {
@@ -54,6 +62,7 @@ describe('cross-DC traffic over an emulated WAN (delay relay between gateways)',
       ],
       { relay: { delayMs: 0, jitterMs: 0 } },
     )
+    baseline = await handleBaseline(fed)
   }, 60_000)
 
   afterAll(async () => {
@@ -126,4 +135,11 @@ describe('cross-DC traffic over an emulated WAN (delay relay between gateways)',
       expect(gw1?.routes['remote-dc'].connectFailures).toBe(0)
     })
   }
+
+  it('every node and gateway is back to its starting sockets, servers and timers', async (ctx) => {
+    ctx.skip(!support.ok, reason)
+    if (fed === undefined) throw new Error('no federation')
+    // Streams are closed; the pooled packet connections go idle and are reaped.
+    await expectHandlesBack(fed, baseline, Object.keys(baseline))
+  })
 })
