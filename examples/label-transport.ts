@@ -52,16 +52,11 @@ export class LabelTransport extends BaseTransport {
     return this.#inner.finalAdvertiseAddr(ip, port)
   }
 
-  async writeToAddress(buf: Uint8Array, to: Address): Promise<number> {
+  async writeToAddress(buf: Uint8Array, to: Address, options: DialOptions = {}): Promise<number> {
     this.assertListening('writeToAddress')
-    if (buf.byteLength > this.capabilities.maxPacketSize) {
-      // Let the inner transport refuse it, with its own typed error, before anything is sent.
-      return this.#inner.writeToAddress(
-        Buffer.alloc(this.#inner.capabilities.maxPacketSize + 1),
-        to,
-      )
-    }
-    const sentAt = await this.#inner.writeToAddress(Buffer.concat([this.#header, buf]), to)
+    // Refuses what is too large, or a send whose signal already fired, before anything is sent.
+    this.checkPacket(buf, this.capabilities.maxPacketSize, options.signal)
+    const sentAt = await this.#inner.writeToAddress(Buffer.concat([this.#header, buf]), to, options)
     this.counters.packets.sent++
     return sentAt
   }

@@ -1,4 +1,5 @@
-// Prints the closing line CI reads, `N passed, N failed`, from vitest's JSON report.
+// Prints the closing line CI reads, exactly `N passed, N failed`, from vitest's JSON report
+// (skipped tests, if any, on the line before).
 // A test file that failed to load has no test results of its own; it counts as one failure.
 import { existsSync, readFileSync } from 'node:fs'
 
@@ -20,5 +21,7 @@ for (const file of report.testResults ?? []) {
   }
   if (file.status === 'failed' && !tests.some((t) => t.status === 'failed')) failed++
 }
-console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`)
+// Skipped tests get their own line: the last line is exactly `N passed, N failed`.
+if (skipped > 0) console.log(`${skipped} skipped`)
+console.log(`${passed} passed, ${failed} failed`)
 process.exit(failed > 0 ? 1 : 0)

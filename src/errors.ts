@@ -31,6 +31,10 @@ export type WanfedErrorCode =
   | 'WANFED_ERR_DESTROYED'
   | 'WANFED_ERR_CERT'
   | 'WANFED_ERR_BAD_CLIENT_HELLO'
+  | 'WANFED_ERR_INVALID_FEDERATION_STATE'
+  | 'WANFED_ERR_BAD_SNAPSHOT'
+  | 'WANFED_ERR_PERSIST'
+  | 'WANFED_ERR_RPC'
 
 const kWanfedError = Symbol.for('wanfed.error')
 
@@ -169,6 +173,26 @@ export class ClientHelloError extends define(
   'WANFED_ERR_BAD_CLIENT_HELLO',
   true,
 ) {}
+
+/**
+ * A federation state or a request about one is malformed: a missing datacenter, an unknown
+ * operation, a field of the wrong type. Nothing was changed.
+ */
+export class InvalidFederationStateError extends define(
+  'InvalidFederationStateError',
+  'WANFED_ERR_INVALID_FEDERATION_STATE',
+  false,
+) {}
+/** A federation-state snapshot (or the persisted file holding one) does not decode. Nothing was changed. */
+export class SnapshotError extends define('SnapshotError', 'WANFED_ERR_BAD_SNAPSHOT', false) {}
+/** Writing or reading the federation-state store's file failed; `cause` keeps the file system error. */
+export class PersistError extends define('PersistError', 'WANFED_ERR_PERSIST', false) {}
+/**
+ * The federation-state service broke its protocol or could not answer: a malformed message, an
+ * unknown method, too many requests in flight, the connection closed with the request pending,
+ * or a remote failure that has no code of its own. The message says which.
+ */
+export class RpcError extends define('RpcError', 'WANFED_ERR_RPC', true) {}
 
 /** True when `err` is a wanfed error, optionally with the given code. */
 export function isWanfedError(err: unknown, code?: WanfedErrorCode): err is WanfedError {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import {
   type ConnectionOptions,
   type SecureContext,
@@ -17,6 +18,7 @@ import { type HostPort, parseHostPort } from '../internal/address.ts'
 import { type Clock, systemClock } from '../internal/clock.ts'
 import { debug } from '../internal/debug.ts'
 import { channels } from '../internal/diagnostics.ts'
+import { optionalNumber } from '../internal/validate.ts'
 import type { TlsSessionCache } from './session-cache.ts'
 import { serverSni } from './sni.ts'
 import { clientSecureContext, type TlsCredentials } from './tls-options.ts'
@@ -73,33 +75,29 @@ function plan(options: DialViaGatewayOptions): Plan {
   }
   const servername =
     options.servername ?? serverSni(options.datacenter, options.node, options.domain)
-  if (options.tls === undefined)
-    throw new InvalidArgumentError('cannot dial via a gateway without tls credentials')
+  if (options.localAddress !== undefined && isIP(options.localAddress) === 0) {
+    throw new InvalidArgumentError(
+      `localAddress must be an IP address, got ${JSON.stringify(options.localAddress)}`,
+    )
+  }
   return {
     target,
     servername,
-    secureContext: clientSecureContext(options.tls),
-    connectTimeoutMs: positive(
+    // Fails closed: no CA, an empty one or one Node cannot parse would mean trusting its default store.
+    secureContext: clientSecureContext(options.tls, 'dialViaGateway'),
+    connectTimeoutMs: optionalNumber(
       options.connectTimeoutMs,
       DEFAULT_CONNECT_TIMEOUT_MS,
       'connectTimeoutMs',
+      { positive: true, unit: 'ms' },
     ),
-    handshakeTimeoutMs: positive(
+    handshakeTimeoutMs: optionalNumber(
       options.handshakeTimeoutMs,
       DEFAULT_HANDSHAKE_TIMEOUT_MS,
       'handshakeTimeoutMs',
+      { positive: true, unit: 'ms' },
     ),
   }
-}
-
-function positive(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new InvalidArgumentError(
-      `${name} must be a positive number of milliseconds, got ${value}`,
-    )
-  }
-  return value
 }
 
 /**
@@ -108,12 +106,25 @@ function positive(value: number | undefined, fallback: number, name: string): nu
  * certificate is verified against the CA and the SNI name; a peer that selects another protocol (or
  * none) is an error. Every failure path destroys the socket and clears every timer and listener.
  *
+ * The promise resolves only once the server has accepted this node's client certificate. With
+ * TLS 1.2 that is the end of the handshake. With TLS 1.3 the client finishes before the server has
+ * seen its certificate, so the dial also waits (within the handshake timeout) for the server's
+ * session ticket: Go's crypto/tls (a Consul server) and OpenSSL (an {@link AlpnServer}) send one
+ * only after verifying the client certificate, in the flight that follows the client's Finished,
+ * so no extra round trip is spent. A refusal arrives as a TLS alert instead and rejects with
+ * {@link TlsError}. A server that closes cleanly without a ticket is not called a refusal (it may
+ * have accepted and closed at once with tickets disabled): that is a {@link SocketError}. A
+ * resumed session needs no ticket: the server accepted these credentials when it issued it.
+ *
  * @returns the TLS socket, handshake complete, positioned at the first application byte.
- * @throws {InvalidArgumentError} bad gateway address, SNI parts or options (no socket is created)
+ * @throws {InvalidArgumentError} bad gateway address, SNI parts, options or missing credentials (no socket is created)
+ * @throws {CertificateError} the credentials do not parse, or the key does not match the certificate (no socket is created)
  * @throws {AbortError} / {TimeoutError} the signal fired
  * @throws {ConnectTimeoutError} / {HandshakeTimeoutError} a phase ran out of time
- * @throws {SocketError} the TCP connection failed (`cause.code` e.g. `ECONNREFUSED`)
- * @throws {TlsError} the handshake failed (certificate, hostname, alert)
+ * @throws {SocketError} the TCP connection failed (`cause.code` e.g. `ECONNREFUSED`); local
+ *   (`remote: false`) when the gateway's name did not resolve or `localAddress` cannot be bound
+ * @throws {TlsError} the handshake failed (certificate, hostname, alert), or the server refused
+ *   our client certificate
  * @throws {AlpnMismatchError} the peer did not select the requested protocol
  */
 export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocket> {
@@ -123,7 +134,7 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
   } catch (err) {
     return Promise.reject(err)
   }
-  const { signal, alpn, sessionCache } = options
+  const { signal, alpn, sessionCache, tls } = options
   const clock = options.clock ?? systemClock
   const { servername } = p
   const gateway = options.gateway
@@ -135,7 +146,12 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
       channels.dialStart.publish({ gateway, sni: servername, alpn })
     let settled = false
     let connected = false
-    const session = sessionCache?.get(servername)
+    /** Waiting for the TLS 1.3 session ticket that proves the server accepted our certificate. */
+    let confirming = false
+    let ticket = false
+    /** The TCP handle under the TLS engine, to tell whether the far side ever sent a byte. */
+    let tcp: { bytesRead?: number } | undefined
+    const session = sessionCache?.get(servername, tls)
     // One socket for both phases: tls.connect with host and port is a TLSSocket that emits
     // 'connect' when TCP is up and 'secureConnect' after the handshake. Wrapping a separate
     // net.Socket would cost a second socket object per pooled connection.
@@ -156,7 +172,7 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
     socket.setNoDelay(true)
     socket.setKeepAlive(true)
     if (sessionCache !== undefined) {
-      socket.on('session', (s: Buffer) => sessionCache.set(servername, s))
+      socket.on('session', (s: Buffer) => sessionCache.set(servername, tls, s))
     }
     let timer = clock.setTimeout(
       () =>
@@ -170,22 +186,38 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
       p.connectTimeoutMs,
     )
 
+    /** Bytes the far side sent; undefined when Node's internals do not say. */
+    const heard = (): number | undefined => tcp?.bytesRead
+    /** A gateway that accepts TCP and never says a word (or hangs up without one) is the gateway's failure. */
+    const silent = <E extends Error>(err: E): E => (heard() === 0 ? gatewayFault(err) : err)
+
     const onAbort = () => fail(abortReason(signal as AbortSignal, what))
     const onError = (err: Error) =>
+      fail(connected ? silent(mapHandshakeError(err, what, confirming)) : connectError(err, what))
+    const onClose = () =>
       fail(
-        connected
-          ? mapHandshakeError(err, what)
-          : gatewayFault(
-              new SocketError(`${what}: connect failed: ${err.message}`, { cause: err }),
-            ),
+        confirming
+          ? notConfirmed(what)
+          : silent(new SocketError(`${what}: connection closed during TLS handshake`)),
       )
-    const onClose = () => fail(new SocketError(`${what}: connection closed during TLS handshake`))
+    const onEnd = () => {
+      // Only listened to while confirming: a clean EOF where the ticket should have been.
+      fail(notConfirmed(what))
+    }
+    const onSession = () => {
+      ticket = true
+      // Not from inside the event: a write made while Node's TLS engine is still handing out the
+      // ticket (including from a promise continuation of this resolve) is lost.
+      if (confirming) setImmediate(() => settled || succeed())
+    }
 
     const cleanup = () => {
       clock.clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)
       socket.off('connect', onConnect)
       socket.off('secureConnect', onSecure)
+      socket.off('session', onSession)
+      socket.off('end', onEnd)
       socket.off('error', onError)
       socket.off('close', onClose)
     }
@@ -197,21 +229,37 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
       // A late error after we gave up must not become an unhandled 'error'.
       socket.on('error', noop)
       socket.destroy()
-      if (sessionCache !== undefined && err instanceof TlsError) sessionCache.delete(servername)
+      if (sessionCache !== undefined && err instanceof TlsError)
+        sessionCache.delete(servername, tls)
       debug('%s failed: %s', what, err.message)
       if (channels.dialError.hasSubscribers)
         channels.dialError.publish({ gateway, sni: servername, alpn, error: err })
       reject(err)
     }
 
+    function succeed() {
+      settled = true
+      cleanup()
+      debug('%s connected (resumed=%s)', what, socket.isSessionReused())
+      if (channels.dialConnected.hasSubscribers)
+        channels.dialConnected.publish({ gateway, sni: servername, alpn, socket })
+      resolve(socket)
+    }
+
     function onConnect() {
       connected = true
+      tcp = (socket as unknown as { _handle?: { _parent?: { bytesRead?: number } } })._handle
+        ?._parent
       clock.clearTimeout(timer)
       timer = clock.setTimeout(
         () =>
           fail(
-            new HandshakeTimeoutError(
-              `${what}: TLS handshake timed out after ${p.handshakeTimeoutMs} ms`,
+            silent(
+              new HandshakeTimeoutError(
+                confirming
+                  ? `${what}: the server did not confirm our client certificate within ${p.handshakeTimeoutMs} ms`
+                  : `${what}: TLS handshake timed out after ${p.handshakeTimeoutMs} ms`,
+              ),
             ),
           ),
         p.handshakeTimeoutMs,
@@ -227,17 +275,18 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
         )
         return
       }
-      settled = true
-      cleanup()
-      debug('%s connected (resumed=%s)', what, socket.isSessionReused())
-      if (channels.dialConnected.hasSubscribers)
-        channels.dialConnected.publish({ gateway, sni: servername, alpn, socket })
-      resolve(socket)
+      if (ticket || socket.getProtocol() !== 'TLSv1.3' || socket.isSessionReused()) {
+        succeed()
+        return
+      }
+      confirming = true
+      socket.once('end', onEnd)
     }
 
     signal?.addEventListener('abort', onAbort, { once: true })
     socket.once('connect', onConnect)
     socket.once('secureConnect', onSecure)
+    socket.on('session', onSession)
     socket.on('error', onError)
     socket.once('close', onClose)
   })
@@ -245,26 +294,69 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
 
 function noop() {}
 
+function notConfirmed(what: string): SocketError {
+  return new SocketError(
+    `${what}: the server closed the connection before confirming our client certificate ` +
+      '(no TLS 1.3 session ticket and no alert)',
+  )
+}
+
+const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EAI_NODATA'])
+const BIND_CODES = new Set(['EADDRNOTAVAIL', 'EADDRINUSE', 'EINVAL', 'EACCES', 'EAFNOSUPPORT'])
+
+/** A failure before TCP was up: the gateway's, unless it happened on our side. */
+function connectError(err: Error, what: string): SocketError {
+  const e = err as NodeJS.ErrnoException
+  const code = e.code ?? ''
+  if (e.syscall === 'getaddrinfo' || DNS_CODES.has(code)) {
+    // Our resolver could not name the gateway: nothing was said to it, so it is not to blame.
+    return new SocketError(`${what}: cannot resolve the gateway address: ${err.message}`, {
+      cause: err,
+      remote: false,
+    })
+  }
+  if (e.syscall === 'bind' || BIND_CODES.has(code)) {
+    return new SocketError(`${what}: cannot bind the local address: ${err.message}`, {
+      cause: err,
+      remote: false,
+    })
+  }
+  return gatewayFault(new SocketError(`${what}: connect failed: ${err.message}`, { cause: err }))
+}
+
 function gatewayFault<E extends Error>(err: E): E {
   unreachable.add(err)
   return err
 }
 
-/** Errors raised before the TCP connection to the gateway existed: the gateway is the one to blame. */
+/** Errors that are the gateway's own failure. */
 const unreachable = new WeakSet<Error>()
 
 /**
- * True when a `dialViaGateway` failure happened before the TCP connection to the gateway was
- * established (refused, reset, timed out): the gateway itself is unreachable. Failures after it
- * (the far server refusing, a TLS or ALPN error, a dead node behind the gateway) are not the
- * gateway's, and a locator should not avoid it for them.
+ * True when a `dialViaGateway` failure is the gateway's own: the TCP connection to it failed
+ * (refused, reset, timed out), or it accepted TCP and then never sent a byte of the TLS handshake
+ * (timed out, or closed or reset without a word), as a wedged process or a load balancer in front
+ * of a dead proxy does. Failures after the far side answered (the far server refusing, a TLS or
+ * ALPN error, an alert), and local ones (DNS, a bad local address), are not the gateway's, and a
+ * locator should not avoid it for them.
  */
 export function isGatewayUnreachable(err: unknown): boolean {
   return err instanceof Error && unreachable.has(err)
 }
 
-function mapHandshakeError(err: Error, what: string): Error {
+/** Alerts a server sends about the client's certificate (Go: unknown_ca, certificate_expired, bad_certificate, certificate_required). */
+const CLIENT_CERT_ALERT =
+  /ALERT_(BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_EXPIRED|CERTIFICATE_REQUIRED|CERTIFICATE_REVOKED|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/
+
+function mapHandshakeError(err: Error, what: string, confirming: boolean): Error {
   const code = (err as NodeJS.ErrnoException).code ?? ''
+  if ((confirming && code.includes('ALERT')) || CLIENT_CERT_ALERT.test(code)) {
+    // The alert came where the session ticket should have: the server checked our certificate
+    // and said no (bad_certificate, unknown_ca, certificate_expired, certificate_required...).
+    return new TlsError(`${what}: the server refused our client certificate: ${err.message}`, {
+      cause: err,
+    })
+  }
   if (code === 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL') {
     return new AlpnMismatchError(`${what}: peer does not speak this protocol`, { cause: err })
   }

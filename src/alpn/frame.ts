@@ -17,6 +17,7 @@ import {
   FrameTruncatedError,
   InvalidArgumentError,
 } from '../errors.ts'
+import { optionalNumber } from '../internal/validate.ts'
 
 /**
  * Largest payload a frame may carry, in bytes (Consul's `GossipPacketMaxByteSize`, 4 MiB).
@@ -144,12 +145,11 @@ export class FrameDecoder {
   #bodyFilled = 0
 
   constructor(options: FrameDecoderOptions = {}) {
-    const max = options.maxFrameSize ?? MAX_PACKET_SIZE
-    if (!Number.isInteger(max) || max < 1 || max > MAX_PACKET_SIZE) {
-      throw new InvalidArgumentError(
-        `maxFrameSize must be an integer from 1 to ${MAX_PACKET_SIZE}, got ${String(max)}`,
-      )
-    }
+    const max = optionalNumber(options.maxFrameSize, MAX_PACKET_SIZE, 'maxFrameSize', {
+      integer: true,
+      min: 1,
+      max: MAX_PACKET_SIZE,
+    })
     this.#maxFrameSize = max
   }
 
@@ -357,13 +357,16 @@ export class FrameDecoder {
   }
 
   #reject(length: number): never {
+    // The peer broke the protocol: remote, unlike the same errors from encodeFrame (our own payload).
     if (length === 0) {
       throw new FrameEmptyError(
         'frame length prefix is 0; the packet protocol forbids zero-length frames',
+        { remote: true },
       )
     }
     throw new FrameTooLargeError(
       `frame length prefix is ${length} bytes, over the limit of ${this.#maxFrameSize} bytes`,
+      { remote: true },
     )
   }
 }

@@ -1,20 +1,19 @@
 import type { AddressInfo } from 'node:net'
-import {
-  createServer as createNetServer,
-  isIP,
-  type Server as NetServer,
-  type Socket,
-} from 'node:net'
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
 import { createServer as createTlsServer, type TLSSocket, type Server as TlsServer } from 'node:tls'
 import { EventEmitter } from 'eventemitter3'
-import { InvalidArgumentError } from '../errors.ts'
+import { InvalidArgumentError, TlsError } from '../errors.ts'
 import { formatHostPort } from '../internal/address.ts'
 import { type Clock, systemClock, type TimerHandle } from '../internal/clock.ts'
 import { debug } from '../internal/debug.ts'
 import { channels } from '../internal/diagnostics.ts'
+import { drain, OpenSet } from '../internal/drain.ts'
 import { ListenerLifecycle, type ListenOptions } from '../internal/listen.ts'
+import { optionalNumber } from '../internal/validate.ts'
+import { IpLimiter } from './ip-limiter.ts'
 import { isNativeTlsFirstByte, RPC_MAX_TYPE_VALUE } from './protocols.ts'
-import { secureContextOptions, type TlsCredentials } from './tls-options.ts'
+import { ALERT, plaintextAlert, sealedAlert } from './tls-alert.ts'
+import { secureContextOptions, type TlsCredentials, validateTlsCredentials } from './tls-options.ts'
 
 /** Consul's `rpc_handshake_timeout` default: covers the first-byte peek and the TLS handshake. */
 export const DEFAULT_SERVER_HANDSHAKE_TIMEOUT_MS = 5_000
@@ -69,10 +68,16 @@ export interface AlpnServerOptions {
   clock?: Clock
 }
 
+/**
+ * Why {@link AlpnServer} refused or dropped a connection. `'tls-error'`: the handshake failed or
+ * the client went away during it; `'bad-client-cert'`: the client's certificate does not verify
+ * against the CA (or it sent none), answered with a TLS alert; the rest as named.
+ */
 export type RejectReason =
   | 'conn-limit'
   | 'handshake-timeout'
   | 'tls-error'
+  | 'bad-client-cert'
   | 'no-alpn'
   | 'unknown-alpn'
   | 'unknown-type-byte'
@@ -81,7 +86,11 @@ export type RejectReason =
   | 'closing'
 
 export interface AlpnServerEvents {
-  /** A connection was refused or dropped before it reached a handler. Counted in `stats()` too. */
+  /**
+   * A connection was refused or dropped before it reached a handler. Counted in `stats()` too.
+   * `remote` is the peer's `host:port`; `error` says more where there is more to say (for
+   * `'bad-client-cert'`, a {@link TlsError} naming the verification error).
+   */
   rejected: (info: { reason: RejectReason; remote: string; error?: Error }) => void
   /** A background failure of the listener itself. */
   error: (err: Error) => void
@@ -119,9 +128,11 @@ interface PendingConn {
  * type byte and goes to the handler registered for it; anything higher is native TLS, which must
  * present a client certificate signed by the CA, and is dispatched on its negotiated ALPN protocol.
  *
- * The TLS side runs on a `tls.Server` that never listens and is handed each socket, because a
- * hand-made `TLSSocket` does not enforce `rejectUnauthorized` (it accepts a client certificate from an
- * unrelated CA).
+ * The TLS side runs on a `tls.Server` that never listens and is handed each socket. A client whose
+ * certificate does not verify against the CA (or that sends none) is refused with the TLS alert
+ * Go's crypto/tls (a Consul server) sends: `certificate_required`, `unknown_ca`,
+ * `certificate_expired` or `bad_certificate`, counted as `bad-client-cert`. Node itself would close
+ * silently, which a TLS 1.3 client, already finished, cannot tell from an accept.
  *
  * @example
  * ```ts
@@ -136,13 +147,13 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
   readonly #tls: TlsServer
   readonly #handlers = new Map<string, AlpnHandler>()
   readonly #legacy = new Map<number, LegacyHandler>()
-  readonly #perIp = new Map<string, number>()
+  readonly #limiter: IpLimiter
+  /** TLS 1.3 server application traffic secrets, from the keylog, until the handshake ends. */
+  readonly #secrets = new WeakMap<TLSSocket, Buffer>()
   readonly #pending = new Map<Socket, PendingConn>()
-  readonly #dispatched = new Set<Socket>()
+  readonly #dispatched = new OpenSet<Socket>()
   readonly #clock: Clock
   readonly #handshakeTimeoutMs: number
-  readonly #maxConnsPerClient: number
-  readonly #unlimited: ReadonlySet<string>
   readonly #closeGraceMs: number
   readonly #maxTypeValue: number
   readonly #serverNames: ((servername: string | undefined) => boolean) | undefined
@@ -154,6 +165,7 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
     'conn-limit': 0,
     'handshake-timeout': 0,
     'tls-error': 0,
+    'bad-client-cert': 0,
     'no-alpn': 0,
     'unknown-alpn': 0,
     'unknown-type-byte': 0,
@@ -164,55 +176,40 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
 
   constructor(options: AlpnServerOptions) {
     super()
-    if (options?.tls === undefined)
-      throw new InvalidArgumentError('AlpnServer needs tls credentials (ca, cert, key)')
+    // Fails closed: without a CA Node would accept any client its default trust store accepts.
+    validateTlsCredentials(options?.tls, 'AlpnServer')
     this.#clock = options.clock ?? systemClock
-    this.#handshakeTimeoutMs = nonNegative(
+    this.#handshakeTimeoutMs = optionalNumber(
       options.handshakeTimeoutMs,
       DEFAULT_SERVER_HANDSHAKE_TIMEOUT_MS,
       'handshakeTimeoutMs',
-      false,
+      { positive: true },
     )
-    this.#maxConnsPerClient = nonNegative(
-      options.maxConnsPerClient,
-      DEFAULT_MAX_CONNS_PER_CLIENT,
-      'maxConnsPerClient',
-      true,
+    this.#limiter = new IpLimiter(
+      optionalNumber(options.maxConnsPerClient, DEFAULT_MAX_CONNS_PER_CLIENT, 'maxConnsPerClient', {
+        min: 0,
+      }),
+      options.unlimitedAddresses,
     )
-    if (options.unlimitedAddresses !== undefined && !Array.isArray(options.unlimitedAddresses)) {
-      throw new InvalidArgumentError('unlimitedAddresses must be an array of IP addresses')
-    }
-    for (const ip of options.unlimitedAddresses ?? []) {
-      if (isIP(ip) === 0)
-        throw new InvalidArgumentError(
-          `unlimitedAddresses: ${JSON.stringify(ip)} is not an IP address`,
-        )
-    }
-    this.#unlimited = new Set(
-      (options.unlimitedAddresses ?? []).flatMap((ip) => [ip, `::ffff:${ip}`]),
-    )
-    this.#closeGraceMs = nonNegative(
+    this.#closeGraceMs = optionalNumber(
       options.closeGraceMs,
       DEFAULT_CLOSE_GRACE_MS,
       'closeGraceMs',
-      true,
+      { min: 0 },
     )
-    this.#maxTypeValue = options.maxTypeValue ?? RPC_MAX_TYPE_VALUE
-    if (
-      !Number.isInteger(this.#maxTypeValue) ||
-      this.#maxTypeValue < 0 ||
-      this.#maxTypeValue > 19
-    ) {
-      throw new InvalidArgumentError(
-        `maxTypeValue must be an integer 0..19, got ${options.maxTypeValue}`,
-      )
-    }
+    this.#maxTypeValue = optionalNumber(options.maxTypeValue, RPC_MAX_TYPE_VALUE, 'maxTypeValue', {
+      integer: true,
+      min: 0,
+      max: 19,
+    })
     this.#serverNames = sniPredicate(options.serverNames)
 
     this.#tls = createTlsServer({
-      ...secureContextOptions(options.tls),
+      ...secureContextOptions(options.tls, 'AlpnServer'),
       requestCert: true,
-      rejectUnauthorized: true,
+      // We check `authorized` ourselves in #onSecure and refuse with a TLS alert, as Go does;
+      // Node's own refusal closes without one, and a TLS 1.3 client cannot tell it from an accept.
+      rejectUnauthorized: false,
       allowHalfOpen: true,
       // Our own timer covers peek plus handshake; this one is only a backstop.
       handshakeTimeout: this.#handshakeTimeoutMs * 2,
@@ -221,6 +218,7 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
     })
     this.#tls.on('secureConnection', (socket) => this.#onSecure(socket))
     this.#tls.on('tlsClientError', (err, socket) => this.#onTlsError(err, socket))
+    this.#tls.on('keylog', (line, socket) => this.#onKeylog(line, socket))
 
     // Half-open on: a peer's close_notify/FIN ends only its direction, as a Go net.Conn's CloseWrite
     // does; handlers close their side themselves. The TLS sockets inherit it from these.
@@ -278,7 +276,7 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
 
   /** Replaces the certificate, key or CA for new handshakes (a certificate rotation). */
   setTlsCredentials(creds: TlsCredentials): void {
-    this.#tls.setSecureContext(secureContextOptions(creds))
+    this.#tls.setSecureContext(secureContextOptions(creds, 'AlpnServer.setTlsCredentials'))
   }
 
   /** Starts listening. Resolves with the bound address (port 0 picks a free port). */
@@ -325,33 +323,18 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
   async #shutdown(abrupt: boolean): Promise<void> {
     const wasListening = this.#life.beginClose()
     for (const socket of this.#pending.keys()) this.#drop(socket, 'closing')
-    const closed = wasListening
-      ? new Promise<void>((resolve) => this.#net.close(() => resolve()))
-      : Promise.resolve()
-    if (!abrupt && this.#dispatched.size > 0) await this.#settle(this.#closeGraceMs)
-    for (const socket of this.#dispatched) socket.destroy()
-    await closed
+    await drain({
+      open: this.#dispatched,
+      graceMs: this.#closeGraceMs,
+      clock: this.#clock,
+      abrupt,
+      destroy: (socket) => socket.destroy(),
+      ...(wasListening
+        ? { stopAccepting: () => new Promise<void>((resolve) => this.#net.close(() => resolve())) }
+        : {}),
+    })
     this.#life.status = 'closed'
     this.emit('close')
-  }
-
-  /** Waits until every dispatched connection has closed, or `ms` has passed. */
-  #settle(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const sockets = [...this.#dispatched]
-      let left = sockets.length
-      const finish = () => {
-        this.#clock.clearTimeout(timer)
-        for (const s of sockets) s.off('close', onClose)
-        resolve()
-      }
-      const onClose = () => {
-        left--
-        if (left === 0) finish()
-      }
-      const timer = this.#clock.setTimeout(finish, ms)
-      for (const s of sockets) s.once('close', onClose)
-    })
   }
 
   #onConnection(socket: Socket): void {
@@ -363,21 +346,13 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
     }
     this.#accepted++
     const ip = socket.remoteAddress ?? ''
-    const current = this.#perIp.get(ip) ?? 0
-    if (
-      this.#maxConnsPerClient > 0 &&
-      current >= this.#maxConnsPerClient &&
-      !this.#unlimited.has(ip)
-    ) {
+    if (!this.#limiter.acquire(ip)) {
       this.#count('conn-limit', remote)
       socket.destroy()
       return
     }
-    this.#perIp.set(ip, current + 1)
     socket.once('close', () => {
-      const n = (this.#perIp.get(ip) ?? 1) - 1
-      if (n <= 0) this.#perIp.delete(ip)
-      else this.#perIp.set(ip, n)
+      this.#limiter.release(ip)
       this.#dispatched.delete(socket)
       // Still pending: the TLS engine gave up without an event (Node destroys a client whose
       // certificate fails verification silently), or the peer went away mid-handshake.
@@ -411,6 +386,10 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
       const first = chunk[0] as number
       if (isNativeTlsFirstByte(first, this.#maxTypeValue)) {
         conn.tls = true
+        // Until the handshake ends, a FIN must close the socket (the TLS engine then reports the
+        // client gone): half-open, a client that sent half a ClientHello and left would hold its
+        // socket and per-IP slot until the handshake timeout. #onSecure turns half-open back on.
+        socket.allowHalfOpen = false
         this.#tls.emit('connection', socket)
         return
       }
@@ -444,33 +423,49 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
       tlsSocket.destroy()
       return
     }
+    const secret = this.#secrets.get(tlsSocket)
+    this.#secrets.delete(tlsSocket)
+    if (tlsSocket.authorized !== true) {
+      this.#refuseClientCert(raw, tlsSocket, secret)
+      return
+    }
     this.#clock.clearTimeout(conn.timer)
     this.#pending.delete(raw)
     const alpn = tlsSocket.alpnProtocol
     const servername = typeof tlsSocket.servername === 'string' ? tlsSocket.servername : undefined
     if (alpn === false || alpn === null) {
       // Node accepts a client that offers no ALPN at all; the protocol requires one.
-      this.#drop(raw, 'no-alpn', undefined, tlsSocket)
+      this.#drop(raw, 'no-alpn', undefined, tlsSocket, conn.remote)
       return
     }
     if (this.#serverNames?.(servername) === false) {
       // Reached only without SNI: a wrong SNI already failed the handshake in the SNI callback.
-      this.#drop(raw, 'sni-mismatch', undefined, tlsSocket)
+      this.#drop(raw, 'sni-mismatch', undefined, tlsSocket, conn.remote)
       return
     }
     const handler = this.#handlers.get(alpn)
     if (handler === undefined) {
       // Only when a handler was removed between the ALPN callback and here.
-      this.#drop(raw, 'unknown-alpn', undefined, tlsSocket)
+      this.#drop(raw, 'unknown-alpn', undefined, tlsSocket, conn.remote)
       return
     }
+    // Half-open from here on: a peer's close_notify/FIN ends only its direction (see #onConnection).
+    raw.allowHalfOpen = true
+    tlsSocket.allowHalfOpen = true
     this.#dispatched.add(tlsSocket)
     tlsSocket.once('close', () => this.#dispatched.delete(tlsSocket))
     this.#byAlpn[alpn] = (this.#byAlpn[alpn] ?? 0) + 1
     if (channels.serverAccepted.hasSubscribers)
       channels.serverAccepted.publish({ remote: conn.remote, alpn, servername })
     debug('accepted %s sni=%s alpn=%s', conn.remote, servername, alpn)
-    this.#invoke(() => handler(tlsSocket, { alpn, servername, remote: conn.remote }), tlsSocket)
+    // The handler runs one turn later: Node writes the TLS 1.3 session tickets after 'secure', and
+    // a handler that closes at once (a stream nobody consumes) would drop them unsent. The ticket
+    // is how a dialer knows its certificate was accepted, so without it an accepted connection
+    // that closes early would look like a refusal-shaped failure to the dialer.
+    setImmediate(() => {
+      if (tlsSocket.destroyed) return
+      this.#invoke(() => handler(tlsSocket, { alpn, servername, remote: conn.remote }), tlsSocket)
+    })
   }
 
   #onTlsError(err: Error, tlsSocket: TLSSocket): void {
@@ -496,13 +491,54 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
     cb(null)
   }
 
-  #drop(socket: Socket, reason: RejectReason, error?: Error, tlsSocket?: TLSSocket): void {
+  /**
+   * The client's certificate failed verification (or it sent none): send the alert Go's
+   * crypto/tls sends (certificate_required, unknown_ca, certificate_expired, else
+   * bad_certificate) so the client can tell a refusal from an accept, then drop it.
+   */
+  #refuseClientCert(raw: Socket, tlsSocket: TLSSocket, secret: Buffer | undefined): void {
+    const missing = tlsSocket.getPeerX509Certificate() === undefined
+    const tls13 = tlsSocket.getProtocol() === 'TLSv1.3'
+    const code = tlsSocket.authorizationError ?? 'UNAUTHORIZED'
+    const description = missing
+      ? tls13
+        ? ALERT.certificateRequired
+        : ALERT.badCertificate
+      : alertFor(String(code))
+    const alert = tls13
+      ? secret === undefined
+        ? undefined
+        : sealedAlert(tlsSocket.getCipher().standardName, secret, description)
+      : plaintextAlert(description)
+    // Straight to the TCP socket, ahead of anything the TLS engine still holds.
+    if (alert !== undefined && raw.writable) raw.write(alert)
+    const error = new TlsError(
+      missing ? 'client sent no certificate' : `client certificate refused: ${String(code)}`,
+    )
+    this.#drop(raw, 'bad-client-cert', error, tlsSocket)
+  }
+
+  #onKeylog(line: Buffer, tlsSocket: TLSSocket): void {
+    // Only this one line is kept, and only until the handshake ends (see #refuseClientCert).
+    if (line.subarray(0, SERVER_SECRET.length).equals(SERVER_SECRET)) {
+      const hex = line.toString('latin1').trim().split(' ')[2]
+      if (hex !== undefined) this.#secrets.set(tlsSocket, Buffer.from(hex, 'hex'))
+    }
+  }
+
+  #drop(
+    socket: Socket,
+    reason: RejectReason,
+    error?: Error,
+    tlsSocket?: TLSSocket,
+    remote?: string,
+  ): void {
     const conn = this.#pending.get(socket)
     if (conn !== undefined) {
       this.#clock.clearTimeout(conn.timer)
       this.#pending.delete(socket)
     }
-    this.#count(reason, conn?.remote ?? '?', error)
+    this.#count(reason, conn?.remote ?? remote ?? peerOf(socket), error)
     tlsSocket?.destroy()
     socket.destroy()
   }
@@ -526,6 +562,28 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
   }
 }
 
+const SERVER_SECRET = Buffer.from('SERVER_TRAFFIC_SECRET_0 ', 'latin1')
+
+/** OpenSSL verification errors that mean "not signed by a CA we trust". */
+const UNKNOWN_CA = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+])
+
+/** The alert Go sends for a verification error (its `processCertsFromClient`). */
+function alertFor(code: string): number {
+  if (UNKNOWN_CA.has(code)) return ALERT.unknownCa
+  if (code === 'CERT_HAS_EXPIRED') return ALERT.certificateExpired
+  return ALERT.badCertificate
+}
+
+function peerOf(socket: Socket): string {
+  return formatHostPort(socket.remoteAddress ?? '?', socket.remotePort ?? 0)
+}
+
 /** Marks the SNI callback's refusal so the TLS error handler can count it as such. */
 class SniMismatchError extends Error {}
 
@@ -543,24 +601,4 @@ function sniPredicate(
     throw new InvalidArgumentError('serverNames must be an array of names or a function')
   const set = new Set(names.map((n) => n.toLowerCase()))
   return (sni) => sni !== undefined && set.has(sni.toLowerCase())
-}
-
-function nonNegative(
-  value: number | undefined,
-  fallback: number,
-  name: string,
-  zeroOk: boolean,
-): number {
-  if (value === undefined) return fallback
-  if (
-    typeof value !== 'number' ||
-    !Number.isFinite(value) ||
-    value < 0 ||
-    (!zeroOk && value === 0)
-  ) {
-    throw new InvalidArgumentError(
-      `${name} must be a ${zeroOk ? 'non-negative' : 'positive'} number, got ${value}`,
-    )
-  }
-  return value
 }

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from '../errors.ts'
-import { DEFAULT_DOMAIN, isDnsName, isSniLabel, stripTrailingDot } from '../internal/names.ts'
+import { DEFAULT_DOMAIN, isDnsName, isSniLabel, stripTrailingDot } from '../names.ts'
 
 /** Consul's default domain. */
 export { DEFAULT_DOMAIN }

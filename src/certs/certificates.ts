@@ -6,7 +6,7 @@ import {
   webcrypto,
 } from 'node:crypto'
 import { CertificateError, InvalidArgumentError } from '../errors.ts'
-import { normalizeDomain } from '../internal/names.ts'
+import { normalizeDomain } from '../names.ts'
 import { checkDnsLabel, checkDnsName, checkIp, checkPositiveInteger } from './names.ts'
 import { loadX509 } from './x509.ts'
 

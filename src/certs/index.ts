@@ -12,7 +12,7 @@
  * @packageDocumentation
  */
 
-export type { LabelRule, NormalizeDomainOptions } from '../internal/names.ts'
+export type { LabelRule, NormalizeDomainOptions } from '../names.ts'
 export {
   type CertificateAuthority,
   type CertificateAuthorityOptions,

@@ -1,3 +1,4 @@
+import { checkNumber } from '../internal/validate.ts'
 /**
  * Validation of the names that go into certificates: datacenters, domains, node names, extra DNS
  * names and IP addresses. Every failure is an {@link InvalidArgumentError} naming the field.
@@ -8,7 +9,7 @@
 
 import { isIP } from 'node:net'
 import { InvalidArgumentError } from '../errors.ts'
-import { isDnsLabel, isDnsName, stripTrailingDot } from '../internal/names.ts'
+import { isDnsLabel, isDnsName, stripTrailingDot } from '../names.ts'
 
 function show(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : String(value)
@@ -71,8 +72,5 @@ function canonicalIpv6(ip: string): string {
 
 /** Throws unless `value` is a positive safe integer. */
 export function checkPositiveInteger(value: unknown, field: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value <= 0) {
-    throw new InvalidArgumentError(`${field} must be a positive integer, got ${show(value)}`)
-  }
-  return value
+  return checkNumber(value, field, { integer: true, positive: true })
 }

@@ -11,7 +11,7 @@
 import { readFile } from 'node:fs/promises'
 import { isIP } from 'node:net'
 import { MAX_PORT, splitHostPort } from '../internal/address.ts'
-import { isDnsName, isSniLabel, normalizeDomain } from '../internal/names.ts'
+import { isDnsName, isSniLabel, normalizeDomain } from '../names.ts'
 import { CommandError, UsageError } from './args.ts'
 
 /** Where the gateway listens unless told otherwise: loopback only, Consul's mesh gateway port. */

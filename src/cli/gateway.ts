@@ -9,6 +9,7 @@
  */
 
 import { isAbsolute, relative, resolve } from 'node:path'
+import { type AdminComponents, createAdminServer } from '../admin/index.ts'
 import { DEFAULT_DOMAIN } from '../alpn/sni.ts'
 import {
   type GatewayRejectInfo,
@@ -28,6 +29,7 @@ import {
 import { formatHostPort, parseHostPort } from '../internal/address.ts'
 import { CommandError, formatFlags, parseArgs, UsageError } from './args.ts'
 import {
+  checkAddress,
   DEFAULT_GATEWAY_LISTEN,
   DEFAULT_STATUS_INTERVAL_MS,
   type GatewayConfig,
@@ -36,6 +38,11 @@ import {
   readGatewayConfig,
   resolveGatewaySettings,
 } from './gateway-config.ts'
+import {
+  type FederationSettings,
+  GatewayFederation,
+  resolveFederation,
+} from './gateway-federation.ts'
 import { GatewayReloader, LiveRoutes, type ReloadSource } from './gateway-reload.ts'
 import { StatusMeter } from './status.ts'
 import type { CliIo, Command } from './types.ts'
@@ -119,6 +126,38 @@ export const gatewayFlags = {
     valueName: '<duration>',
     description: `Print a status line this often; 0 disables (default ${d(DEFAULT_STATUS_INTERVAL_MS)})`,
   },
+  admin: {
+    kind: 'string',
+    valueName: '<host:port>',
+    description:
+      'Serve the admin endpoint here (/metrics, /v1/status, /health, /v1/internal/federation-states); off by default',
+  },
+  'primary-datacenter': {
+    kind: 'string',
+    valueName: '<dc>',
+    description: "The primary DC: route by federation states (every DC's gateways, no config edit)",
+  },
+  'primary-gateway': {
+    kind: 'strings',
+    valueName: '<host:port>',
+    description:
+      "A gateway of the primary DC, where a secondary's gateway first fetches federation states",
+  },
+  'ca-file': {
+    kind: 'string',
+    valueName: '<path>',
+    description: 'CA certificate (PEM) for the federation-state connection to the servers',
+  },
+  'cert-file': {
+    kind: 'string',
+    valueName: '<path>',
+    description: "This gateway's client certificate (PEM) for that connection",
+  },
+  'key-file': {
+    kind: 'string',
+    valueName: '<path>',
+    description: 'Its private key (PEM)',
+  },
   render: {
     kind: 'string',
     valueName: 'haproxy|nginx',
@@ -150,6 +189,18 @@ const USAGE = `Usage: wanfed gateway [--config <path>] [options]
   $ wanfed gateway --dc dc1 --listen 0.0.0.0:8443 \\
       --server bob=10.0.1.10:8300 --remote dc2=10.0.2.1:8443
   gateway dc1 listening on 0.0.0.0:8443 (domain consul); routes: ...
+
+  --admin <host:port> serves the admin endpoint (Prometheus /metrics, /v1/status,
+  /health, and Consul's /v1/internal/federation-state(s) APIs); give a loopback
+  address unless the network in between is trusted.
+
+  With --primary-datacenter the gateway routes other DCs by federation states,
+  as Consul's -expose-servers mesh gateways do, so a new DC needs no config
+  edit: in a secondary it replicates the primary's states through the
+  --primary-gateway addresses (then through its own DC's gateways), in the
+  primary it reads them from the local servers; --ca-file, --cert-file and
+  --key-file give its mutual-TLS identity. Config remoteGateways stay as the
+  fallback for DCs the states do not route.
 
   Durations are milliseconds (1500) or a number with a unit: ms, s, m, h (5s, 2m).
 
@@ -290,18 +341,33 @@ function describeReject(info: GatewayRejectInfo): string {
   return `${new Date().toISOString()} rejected ${info.remote}: reason=${info.reason} sni=${sni}${error}`
 }
 
+/** What `serve` runs besides the gateway: the admin endpoint and federation-state routing. */
+interface ServeExtras {
+  admin?: string
+  federation?: FederationSettings
+}
+
 /** The gateway's servers and remote gateways, swapped as a whole when the config is reloaded. */
 async function serve(
   settings: GatewaySettings,
   io: CliIo,
   source: ReloadSource | undefined,
+  extras: ServeExtras,
 ): Promise<number> {
   const live = new LiveRoutes(settings)
+  const federation =
+    extras.federation === undefined
+      ? undefined
+      : new GatewayFederation(extras.federation, settings, live.locator, () => live.servers.all())
+  const remoteDcs = () =>
+    federation === undefined
+      ? live.remoteDcs
+      : [...new Set([...live.remoteDcs, ...federation.routes.datacenters()])].sort()
   const gateway = new MeshGateway({
     datacenter: settings.datacenter,
     ...(settings.domain === undefined ? {} : { domain: settings.domain }),
     servers: live.servers,
-    locator: live.locator,
+    locator: federation?.routes ?? live.locator,
     ...(settings.helloTimeoutMs === undefined ? {} : { helloTimeoutMs: settings.helloTimeoutMs }),
     ...(settings.connectTimeoutMs === undefined
       ? {}
@@ -324,18 +390,44 @@ async function serve(
   if (io.signal === undefined) process.on('SIGHUP', onHangup)
   const meter = new StatusMeter()
   let timer: NodeJS.Timeout | undefined
+  const components: AdminComponents = {
+    gateways: { [settings.datacenter]: gateway },
+    ...(federation === undefined ? {} : { locators: { federation: federation.locator } }),
+  }
+  const admin =
+    extras.admin === undefined
+      ? undefined
+      : createAdminServer({
+          datacenter: settings.datacenter,
+          ...(federation === undefined ? {} : { federationStates: federation.store }),
+          components,
+        })
   try {
     const { host, port } = parseHostPort(settings.listen, 'listen')
     const bound = await gateway.listen({ host, port })
     // Attached after listen(), whose own failure is the rejection above, not an event to report.
     gateway.on('error', (err) => io.stderr.write(`gateway error: ${err.message}\n`))
     gateway.on('rejected', (info) => io.stdout.write(`${describeReject(info)}\n`))
+    if (admin !== undefined && extras.admin !== undefined) {
+      const a = parseHostPort(extras.admin, '--admin')
+      const at = await admin.listen({ host: a.host, port: a.port })
+      io.stdout.write(`admin endpoint listening on http://${formatHostPort(at.address, at.port)}\n`)
+    }
+    if (federation !== undefined && extras.federation !== undefined) {
+      federation.start()
+      const f = extras.federation
+      io.stdout.write(
+        f.primaryDatacenter === settings.datacenter
+          ? `federation states: primary ${f.primaryDatacenter}, read from the local servers\n`
+          : `federation states: primary ${f.primaryDatacenter}, replicated through ${f.primaryGateways.join(',')}\n`,
+      )
+    }
     io.stdout.write(
       `gateway ${gateway.datacenter} listening on ${formatHostPort(bound.address, bound.port)} (domain ${gateway.domain}); routes: ${describeRoutes(table(settings))}\n`,
     )
     if (settings.statusIntervalMs > 0) {
       timer = setInterval(() => {
-        io.stdout.write(`${meter.line(gateway.stats(), live.remoteDcs)}\n`)
+        io.stdout.write(`${meter.line(gateway.stats(), remoteDcs())}\n`)
       }, settings.statusIntervalMs)
     }
     const why = await stop.stopped
@@ -349,9 +441,11 @@ async function serve(
       io.stdout.write('closing at once\n')
       gateway.destroy()
     })
+    await admin?.close()
+    await federation?.close()
     await gateway.close()
     await reloading
-    io.stdout.write(`${meter.line(gateway.stats(), live.remoteDcs)}\n`)
+    io.stdout.write(`${meter.line(gateway.stats(), remoteDcs())}\n`)
     io.stdout.write('closed\n')
     return 0
   } finally {
@@ -360,6 +454,8 @@ async function serve(
     process.off('SIGHUP', onHangup)
     // Only reached without a close when listen() failed or a write threw: release everything.
     if (gateway.status !== 'closed') gateway.destroy()
+    await admin?.close()
+    await federation?.close()
   }
 }
 
@@ -399,7 +495,30 @@ async function run(argv: string[], io: CliIo): Promise<number> {
     io.stdout.write(render(renderKind, settings))
     return 0
   }
-  return serve(settings, io, source)
+  if (flags.admin !== undefined)
+    checkAddress(
+      flags.admin,
+      '--admin',
+      (field, problem) => {
+        throw new UsageError(`${field}: ${problem}`)
+      },
+      true,
+    )
+  const federation = await resolveFederation(
+    {
+      primaryDatacenter: flags['primary-datacenter'],
+      primaryGateways: flags['primary-gateway'],
+      caFile: flags['ca-file'],
+      certFile: flags['cert-file'],
+      keyFile: flags['key-file'],
+    },
+    settings.datacenter,
+    io.cwd,
+  )
+  return serve(settings, io, source, {
+    ...(flags.admin === undefined ? {} : { admin: flags.admin }),
+    ...(federation === undefined ? {} : { federation }),
+  })
 }
 
 export const gatewayCommand: Command = {

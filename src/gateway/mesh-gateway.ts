@@ -64,6 +64,17 @@ export interface MeshGatewayEvents {
 }
 
 /**
+ * Plaintext TLS alerts (fatal, record version TLS 1.2) sent in place of a ServerHello when the
+ * gateway read a ClientHello and cannot route it: `unrecognized_name` (112) for a name it has no
+ * route for, `internal_error` (80) when every upstream failed. Nothing else is ever written to a
+ * client: after the hello, bytes are only spliced.
+ */
+const ALERT_FOR: Partial<Record<GatewayRejectReason, Buffer>> = {
+  'unknown-route': Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 112]),
+  'upstream-failed': Buffer.from([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 80]),
+}
+
+/**
  * A mesh gateway for WAN federation: it routes TLS connections on their SNI without terminating
  * TLS, as Consul's mesh gateways with `consul-wan-federation` meta do, so the TLS session (and its
  * ALPN) stays end to end between the dialing server and the destination server.
@@ -377,7 +388,15 @@ export class MeshGateway extends EventEmitter<MeshGatewayEvents> {
     if (conn.timer !== undefined) this.#o.clock.clearTimeout(conn.timer)
     conn.timer = undefined
     conn.upstream?.destroy()
-    conn.client.destroy()
+    const alert = ALERT_FOR[reason]
+    if (alert !== undefined && !conn.clientClosed) {
+      // The client's dialer blames the gateway for a handshake closed with no byte (a wedged
+      // gateway looks exactly so). A gateway that did read the hello says why it gives up, so a
+      // dead far node or an unknown route is not held against a gateway that is working.
+      conn.client.end(alert, () => conn.client.destroy())
+    } else {
+      conn.client.destroy()
+    }
     this.#count(reason, conn.remote, conn.sni, error)
     this.#conns.delete(conn)
   }

@@ -1,6 +1,9 @@
 import { InvalidArgumentError } from '../errors.ts'
 import { type Clock, systemClock } from '../internal/clock.ts'
+import { optionalNumber } from '../internal/validate.ts'
+import type { FederationStateStore } from '../locator/federation/store.ts'
 import type { GatewayLocator } from '../locator/types.ts'
+import { FederationRoutes } from './federation-routes.ts'
 import {
   checkDatacenter,
   normalizeDomain,
@@ -49,6 +52,13 @@ export interface MeshGatewayOptions {
   servers: ServerSource
   /** Where other datacenters' gateways are. Without it, remote names have no route. */
   locator?: GatewayLocator
+  /**
+   * Take the remote-DC routes from federation states (the primary's store, or a copy replicated
+   * from it): each datacenter's gateways marked `consul-wan-federation`, at their WAN addresses,
+   * read live, so a new datacenter needs no config edit. `locator`, when given too, is asked for a
+   * datacenter the federation states do not route (see {@link FederationRoutes}).
+   */
+  federationStates?: FederationStateStore
   /** Time in ms from accept to a complete ClientHello. Default 5,000. */
   helloTimeoutMs?: number
   /** Bytes buffered before the SNI is known; a longer hello is refused. Default 16 KiB. */
@@ -107,7 +117,6 @@ export function resolveGatewayOptions(options: MeshGatewayOptions): ResolvedGate
     throw new InvalidArgumentError('MeshGateway needs options { datacenter, servers }')
   }
   const datacenter = checkDatacenter(options.datacenter, 'datacenter')
-  if (options.domain !== undefined) checkDomain(options.domain)
   const domain = normalizeDomain(options.domain)
   if (options.servers === undefined) throw new InvalidArgumentError('servers is required')
   const servers = toServerRegistry(options.servers, 'servers')
@@ -117,13 +126,26 @@ export function resolveGatewayOptions(options: MeshGatewayOptions): ResolvedGate
   ) {
     throw new InvalidArgumentError('locator must have a pickGateway(dc) method')
   }
+  const store = options.federationStates
+  if (store !== undefined && (store === null || typeof store.get !== 'function')) {
+    throw new InvalidArgumentError('federationStates must be a FederationStateStore')
+  }
+  const locator =
+    store === undefined
+      ? options.locator
+      : new FederationRoutes({
+          store,
+          datacenter,
+          fallback: options.locator === undefined ? [] : [options.locator],
+          ...(options.clock === undefined ? {} : { clock: options.clock }),
+        })
   return {
     datacenter,
     domain,
     servers,
-    locator: options.locator,
+    locator,
     clock: options.clock ?? systemClock,
-    helloTimeoutMs: checkNumber(
+    helloTimeoutMs: optionalNumber(
       options.helloTimeoutMs,
       DEFAULT_HELLO_TIMEOUT_MS,
       'helloTimeoutMs',
@@ -131,40 +153,40 @@ export function resolveGatewayOptions(options: MeshGatewayOptions): ResolvedGate
         min: 1,
       },
     ),
-    maxHelloBytes: checkNumber(options.maxHelloBytes, DEFAULT_MAX_HELLO_BYTES, 'maxHelloBytes', {
+    maxHelloBytes: optionalNumber(options.maxHelloBytes, DEFAULT_MAX_HELLO_BYTES, 'maxHelloBytes', {
       // Below 64 bytes not even a minimal ClientHello with an SNI fits.
       min: 64,
       max: 1024 * 1024,
       integer: true,
     }),
-    connectTimeoutMs: checkNumber(
+    connectTimeoutMs: optionalNumber(
       options.connectTimeoutMs,
       DEFAULT_GATEWAY_CONNECT_TIMEOUT_MS,
       'connectTimeoutMs',
       { min: 1 },
     ),
-    answerTimeoutMs: checkNumber(
+    answerTimeoutMs: optionalNumber(
       options.answerTimeoutMs,
       DEFAULT_ANSWER_TIMEOUT_MS,
       'answerTimeoutMs',
       { min: 1 },
     ),
-    idleTimeoutMs: checkNumber(options.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS, 'idleTimeoutMs', {
+    idleTimeoutMs: optionalNumber(options.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS, 'idleTimeoutMs', {
       min: 0,
     }),
-    maxConnections: checkNumber(
+    maxConnections: optionalNumber(
       options.maxConnections,
       DEFAULT_MAX_GATEWAY_CONNECTIONS,
       'maxConnections',
       { min: 0, integer: true },
     ),
-    maxConnectAttempts: checkNumber(
+    maxConnectAttempts: optionalNumber(
       options.maxConnectAttempts,
       DEFAULT_MAX_CONNECT_ATTEMPTS,
       'maxConnectAttempts',
       { min: 1, max: 100, integer: true },
     ),
-    closeGraceMs: checkNumber(
+    closeGraceMs: optionalNumber(
       options.closeGraceMs,
       DEFAULT_GATEWAY_CLOSE_GRACE_MS,
       'closeGraceMs',
@@ -172,39 +194,8 @@ export function resolveGatewayOptions(options: MeshGatewayOptions): ResolvedGate
         min: 0,
       },
     ),
-    closeQuietMs: checkNumber(options.closeQuietMs, DEFAULT_CLOSE_QUIET_MS, 'closeQuietMs', {
+    closeQuietMs: optionalNumber(options.closeQuietMs, DEFAULT_CLOSE_QUIET_MS, 'closeQuietMs', {
       min: 0,
     }),
   }
-}
-
-const DOMAIN_LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/
-
-function checkDomain(domain: unknown): void {
-  const d = typeof domain === 'string' && domain.endsWith('.') ? domain.slice(0, -1) : domain
-  if (typeof d !== 'string' || d === '' || !d.split('.').every((l) => DOMAIN_LABEL.test(l))) {
-    throw new InvalidArgumentError(`domain must be a DNS name, got ${JSON.stringify(domain)}`)
-  }
-}
-
-function checkNumber(
-  value: number | undefined,
-  fallback: number,
-  name: string,
-  rule: { min: number; max?: number; integer?: boolean },
-): number {
-  if (value === undefined) return fallback
-  const max = rule.max ?? Number.MAX_SAFE_INTEGER
-  if (
-    typeof value !== 'number' ||
-    !Number.isFinite(value) ||
-    value < rule.min ||
-    value > max ||
-    (rule.integer === true && !Number.isInteger(value))
-  ) {
-    throw new InvalidArgumentError(
-      `${name} must be ${rule.integer ? 'an integer' : 'a number'} in ${rule.min}..${rule.max ?? '∞'}, got ${value}`,
-    )
-  }
-  return value
 }

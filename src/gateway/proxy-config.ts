@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../errors.ts'
 import { parseHostPort } from '../internal/address.ts'
+import { optionalNumber } from '../internal/validate.ts'
 import type { RouteEntry, RouteTable } from './routes.ts'
 
 /** Settings shared by the HAProxy and nginx renderers. Times in ms, as everywhere in wanfed. */
@@ -38,6 +39,8 @@ interface Settings {
   maxConnections: number
 }
 
+const POSITIVE_INTEGER = { integer: true, positive: true } as const
+
 function settings(options: ProxyConfigOptions): Settings {
   const binds = typeof options?.bind === 'string' ? [options.bind] : [...(options?.bind ?? [])]
   if (binds.length === 0)
@@ -45,18 +48,21 @@ function settings(options: ProxyConfigOptions): Settings {
   for (const b of binds) parseHostPort(b, 'bind address')
   return {
     binds,
-    helloMs: ms(options.helloTimeoutMs, 5_000, 'helloTimeoutMs'),
-    connectMs: ms(options.connectTimeoutMs, 10_000, 'connectTimeoutMs'),
-    idleMs: ms(options.idleTimeoutMs, 600_000, 'idleTimeoutMs'),
-    maxConnections: ms(options.maxConnections, 4_096, 'maxConnections'),
+    helloMs: optionalNumber(options.helloTimeoutMs, 5_000, 'helloTimeoutMs', POSITIVE_INTEGER),
+    connectMs: optionalNumber(
+      options.connectTimeoutMs,
+      10_000,
+      'connectTimeoutMs',
+      POSITIVE_INTEGER,
+    ),
+    idleMs: optionalNumber(options.idleTimeoutMs, 600_000, 'idleTimeoutMs', POSITIVE_INTEGER),
+    maxConnections: optionalNumber(
+      options.maxConnections,
+      4_096,
+      'maxConnections',
+      POSITIVE_INTEGER,
+    ),
   }
-}
-
-function ms(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback
-  if (!Number.isInteger(value) || value <= 0)
-    throw new InvalidArgumentError(`${name} must be a positive integer, got ${value}`)
-  return value
 }
 
 /** A name both proxies accept for a backend/upstream: `server.dc2.consul` -> `wanfed_server_dc2_consul`. */

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '../errors.ts'
 import { parseHostPort } from '../internal/address.ts'
-import { isSniLabel, normalizeDomain } from '../internal/names.ts'
+import { isSniLabel, normalizeDomain } from '../names.ts'
 
 export { normalizeDomain }
 

@@ -1,6 +1,6 @@
 import type { AddressInfo, Server } from 'node:net'
 import type { ListenerStatus, ListenOptions } from '../alpn/listen-options.ts'
-import { ClosedError, InvalidArgumentError, WanfedError } from '../errors.ts'
+import { ClosedError, InvalidArgumentError, SocketError } from '../errors.ts'
 import { abortReason } from './abort.ts'
 
 export type { ListenerStatus, ListenOptions } from '../alpn/listen-options.ts'
@@ -50,13 +50,10 @@ export class ListenerLifecycle {
         server.off('listening', onListening)
         this.status = 'closed'
         reject(
-          new WanfedError(
-            'WANFED_ERR_SOCKET',
-            `${this.#what} cannot listen on ${host}:${port}: ${err.message}`,
-            {
-              cause: err,
-            },
-          ),
+          new SocketError(`${this.#what} cannot listen on ${host}:${port}: ${err.message}`, {
+            remote: false,
+            cause: err,
+          }),
         )
       }
       const onListening = () => {

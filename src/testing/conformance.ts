@@ -194,6 +194,16 @@ export function transportConformance(harness: TransportHarness): void {
           remote: false,
         })
       })
+
+      it('refuses a send whose signal has already fired, sending nothing', async () => {
+        await listenBoth()
+        await expect(
+          pair.a.writeToAddress(Buffer.from('never'), pair.addressOf('b'), {
+            signal: AbortSignal.abort(),
+          }),
+        ).rejects.toMatchObject({ code: 'WANFED_ERR_ABORTED', remote: false })
+        expect(pair.a.stats().packets).toMatchObject({ sent: 0, sendDropped: 0 })
+      })
     })
 
     describe('streams', () => {

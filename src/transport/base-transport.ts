@@ -7,11 +7,13 @@ import {
   InvalidArgumentError,
   NotListeningError,
   PacketTooLargeError,
+  TimeoutError,
 } from '../errors.ts'
 import { abortReason } from '../internal/abort.ts'
 import { type Clock, systemClock } from '../internal/clock.ts'
 import { debug } from '../internal/debug.ts'
 import { BoundedIterator, DEFAULT_HIGH_WATER_MARK } from './bounded-iterator.ts'
+import { checkTimeout } from './dial-tcp.ts'
 import type {
   Address,
   DialOptions,
@@ -53,16 +55,16 @@ export interface BaseTransportOptions {
  *
  * @example
  * ```ts
- * import { type Address, BaseTransport, type Transport } from 'wanfed/transport'
+ * import { type Address, BaseTransport, type DialOptions, type Transport } from 'wanfed/transport'
  *
  * class Tagged extends BaseTransport {
  *   constructor(readonly inner: Transport) { super() }
  *   get capabilities() { return this.inner.capabilities }
  *   finalAdvertiseAddr(ip?: string, port?: number) { return this.inner.finalAdvertiseAddr(ip, port) }
- *   async writeToAddress(buf: Uint8Array, to: Address) {
+ *   async writeToAddress(buf: Uint8Array, to: Address, options: DialOptions = {}) {
  *     this.assertListening('writeToAddress')
- *     this.checkPacket(buf, this.capabilities.maxPacketSize)
- *     const at = await this.inner.writeToAddress(buf, to)
+ *     this.checkPacket(buf, this.capabilities.maxPacketSize, options.signal)
+ *     const at = await this.inner.writeToAddress(buf, to, options)
  *     this.counters.packets.sent++
  *     return at
  *   }
@@ -118,15 +120,21 @@ export abstract class BaseTransport extends EventEmitter<TransportEvents> implem
   protected abstract release(abrupt: boolean, err?: Error): Promise<void>
 
   abstract finalAdvertiseAddr(ip?: string, port?: number): { ip: string; port: number }
-  abstract writeToAddress(buf: Uint8Array, to: Address): Promise<number>
+  abstract writeToAddress(buf: Uint8Array, to: Address, options?: DialOptions): Promise<number>
   abstract dialAddressTimeout(
     to: Address,
     timeoutMs: number,
     options?: DialOptions,
   ): Promise<Duplex>
 
+  /**
+   * Binds and starts receiving. A second call while listening returns the same promise; a call
+   * after `close()` (or after a failed `listen()`) rejects with `ClosedError`. A failed listen
+   * releases everything the transport holds, as `destroy()` would.
+   */
   listen(options: DialOptions = {}): Promise<void> {
-    if (this.#listening !== undefined) return this.#listening
+    if (this.#status === 'listening' || (this.#status === 'idle' && this.#listening !== undefined))
+      return this.#listening as Promise<void>
     if (this.#status !== 'idle')
       return Promise.reject(new ClosedError(`${this.constructor.name} is closed`))
     if (options.signal?.aborted) return Promise.reject(abortReason(options.signal, 'listen'))
@@ -135,10 +143,20 @@ export abstract class BaseTransport extends EventEmitter<TransportEvents> implem
         // close() may have run while binding; then status is already past 'listening'.
         if (this.#status === 'idle') this.#status = 'listening'
       },
-      (err: unknown) => {
-        this.#status = 'closed'
-        this.lifetime.abort(new ClosedError('listen failed'))
-        this.#endIterators()
+      async (err: unknown) => {
+        if (this.#status === 'idle') {
+          this.#status = 'closing'
+          this.lifetime.abort(new ClosedError('listen failed'))
+          // bind() released what it opened; what the transport took before (handlers on a
+          // server, a wrapped transport's listeners) goes now, or close() would have nothing to do.
+          try {
+            await this.release(true, err instanceof Error ? err : undefined)
+          } catch (releaseErr) {
+            debug('release after a failed listen: %s', String(releaseErr))
+          }
+          this.#status = 'closed'
+          this.#endIterators()
+        }
         throw err
       },
     )
@@ -203,6 +221,53 @@ export abstract class BaseTransport extends EventEmitter<TransportEvents> implem
       : new ClosedError(`${what}: transport is closed`)
   }
 
+  /**
+   * The prologue and epilogue every stream dial shares: the timeout is checked, the caller's
+   * signal, the timeout and the transport's lifetime are joined into the one signal `connect` gets,
+   * and the outcome is counted. A cancelled dial rejects with the real cause (the caller's abort,
+   * our timeout, the transport closing), whatever `connect` made of it; the stream it returns is
+   * tracked until it closes. Call `assertListening` first.
+   */
+  protected async dialStream<T extends Duplex>(
+    what: string,
+    timeoutMs: number,
+    options: DialOptions,
+    connect: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T> {
+    checkTimeout(timeoutMs, what)
+    const caller = options.signal
+    // Joined by hand: AbortSignal.any on Node 20 keeps a reference per call in the long-lived
+    // lifetime signal.
+    const cancel = new AbortController()
+    // Infinity means no timeout.
+    const timer = Number.isFinite(timeoutMs)
+      ? this.clock.setTimeout(
+          () => cancel.abort(new TimeoutError(`${what}: timed out after ${timeoutMs} ms`)),
+          timeoutMs,
+        )
+      : undefined
+    const onCaller = () => cancel.abort(abortReason(caller as AbortSignal, what))
+    const lifetime = this.lifetime.signal
+    const onLifetime = () => cancel.abort(lifetime.reason)
+    try {
+      if (lifetime.aborted) throw lifetime.reason
+      if (caller?.aborted) throw abortReason(caller, what)
+      caller?.addEventListener('abort', onCaller, { once: true })
+      lifetime.addEventListener('abort', onLifetime, { once: true })
+      const stream = await connect(cancel.signal)
+      this.counters.streams.dialed++
+      this.trackStream(stream)
+      return stream
+    } catch (err) {
+      this.counters.streams.dialErrors++
+      throw cancel.signal.aborted ? cancel.signal.reason : err
+    } finally {
+      if (timer !== undefined) this.clock.clearTimeout(timer)
+      caller?.removeEventListener('abort', onCaller)
+      lifetime.removeEventListener('abort', onLifetime)
+    }
+  }
+
   /** Hands an inbound packet to its consumers, or counts it as dropped when there are none. */
   protected deliverPacket(packet: Packet): void {
     this.counters.packets.received++
@@ -251,8 +316,10 @@ export abstract class BaseTransport extends EventEmitter<TransportEvents> implem
    *
    * @throws {InvalidArgumentError} not bytes, or empty
    * @throws {PacketTooLargeError} more than `max` bytes
+   * @throws {AbortError} `signal` has already fired
    */
-  protected checkPacket(buf: Uint8Array, max: number): void {
+  protected checkPacket(buf: Uint8Array, max: number, signal?: AbortSignal): void {
+    if (signal?.aborted) throw abortReason(signal, 'writeToAddress')
     if (!(buf instanceof Uint8Array))
       throw new InvalidArgumentError('writeToAddress: buf must be a Uint8Array')
     if (buf.length === 0) throw new InvalidArgumentError('writeToAddress: empty packet')

@@ -1,10 +1,9 @@
 import type { Duplex } from 'node:stream'
-import { InvalidArgumentError, NoRouteError, TimeoutError } from '../errors.ts'
+import { InvalidArgumentError, NoRouteError } from '../errors.ts'
 import { abortReason } from '../internal/abort.ts'
 import { type Clock, systemClock, type TimerHandle } from '../internal/clock.ts'
 import { checkPort, normaliseAdvertiseIp } from './advertise.ts'
 import { BaseTransport } from './base-transport.ts'
-import { checkTimeout } from './dial-tcp.ts'
 import { MemoryStream } from './memory-stream.ts'
 import type { Address, DialOptions, TransportCapabilities } from './types.ts'
 
@@ -203,9 +202,9 @@ export class MemoryTransport extends BaseTransport {
    * @throws {PacketTooLargeError} more than 4 MiB
    * @throws {InvalidArgumentError} empty packet
    */
-  async writeToAddress(buf: Uint8Array, to: Address): Promise<number> {
+  async writeToAddress(buf: Uint8Array, to: Address, options?: DialOptions): Promise<number> {
     this.assertListening('writeToAddress')
-    this.checkPacket(buf, MEMORY_MAX_PACKET_SIZE)
+    this.checkPacket(buf, MEMORY_MAX_PACKET_SIZE, options?.signal)
     if (this.#registry.partitioned(to)) {
       this.counters.packets.sendDropped++
       return this.clock.now()
@@ -243,28 +242,20 @@ export class MemoryTransport extends BaseTransport {
   ): Promise<Duplex> {
     this.assertListening('dialAddressTimeout')
     const what = `dial ${describe(to)}`
-    checkTimeout(timeoutMs, what)
-    const { signal } = options
-    try {
-      if (signal?.aborted) throw abortReason(signal, what)
+    return this.dialStream(what, timeoutMs, options, async (signal) => {
       if (this.#registry.partitioned(to)) {
         // A partition: the connect never completes; only the timeout, the signal or close end it.
-        await this.#connectDelay(Number.POSITIVE_INFINITY, timeoutMs, signal, what)
+        await this.#connectDelay(Number.POSITIVE_INFINITY, signal, what)
       }
       if (this.#registry.lookup(to) === undefined) throw new NoRouteError(`${what}: no route`)
-      await this.#connectDelay(this.#registry.latencyMs, timeoutMs, signal, what)
+      await this.#connectDelay(this.#registry.latencyMs, signal, what)
       const dest = this.#registry.lookup(to)
       if (dest === undefined || dest.status !== 'listening')
         throw new NoRouteError(`${what}: no route`)
       const [mine, theirs] = MemoryStream.pair(this.address, dest.address)
-      this.trackStream(mine)
-      this.counters.streams.dialed++
       dest.#accept(theirs)
       return mine
-    } catch (err) {
-      this.counters.streams.dialErrors++
-      throw err
-    }
+    })
   }
 
   protected async bind(): Promise<void> {
@@ -309,45 +300,30 @@ export class MemoryTransport extends BaseTransport {
     else queueMicrotask(fire)
   }
 
-  /** Waits out the connect latency, bounded by the timeout, the caller's signal and our lifetime. */
-  #connectDelay(
-    latency: number,
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
-    what: string,
-  ): Promise<void> {
+  /** Waits out the connect latency unless `signal` (the dial's timeout, caller and our lifetime) fires or either end closes. */
+  #connectDelay(latency: number, signal: AbortSignal, what: string): Promise<void> {
     if (latency <= 0) return Promise.resolve()
     const clock = this.clock
-    const lifetime = this.lifetime.signal
     const pending = this.#pending
+    const lifetime = this.lifetime.signal
     return new Promise<void>((resolve, reject) => {
       let settled = false
       const entry: Pending = { cancel: () => done(lifetime.reason as Error) }
-      const onAbort = () => done(abortReason(signal as AbortSignal, what))
-      const onLifetime = () => done(lifetime.reason as Error)
+      const onAbort = () => done(abortReason(signal, what))
       const connectTimer = Number.isFinite(latency)
         ? clock.setTimeout(() => done(undefined), latency)
-        : undefined
-      const timeoutTimer = Number.isFinite(timeoutMs)
-        ? clock.setTimeout(
-            () => done(new TimeoutError(`${what}: connect timed out after ${timeoutMs} ms`)),
-            timeoutMs,
-          )
         : undefined
       function done(err: Error | undefined) {
         if (settled) return
         settled = true
         if (connectTimer !== undefined) clock.clearTimeout(connectTimer)
-        if (timeoutTimer !== undefined) clock.clearTimeout(timeoutTimer)
-        signal?.removeEventListener('abort', onAbort)
-        lifetime.removeEventListener('abort', onLifetime)
+        signal.removeEventListener('abort', onAbort)
         pending.delete(entry)
         if (err === undefined) resolve()
         else reject(err)
       }
       pending.add(entry)
-      signal?.addEventListener('abort', onAbort, { once: true })
-      lifetime.addEventListener('abort', onLifetime, { once: true })
+      signal.addEventListener('abort', onAbort, { once: true })
     })
   }
 }

@@ -14,7 +14,7 @@ import {
   pickPrivateIPv4,
 } from './advertise.ts'
 import { BaseTransport, type BaseTransportOptions } from './base-transport.ts'
-import { checkTimeout, dialTcp } from './dial-tcp.ts'
+import { dialTcp } from './dial-tcp.ts'
 import type { Address, DialOptions, TransportCapabilities, TransportStats } from './types.ts'
 
 /** Largest UDP payload over IPv4 (65,535 - 20 IP header - 8 UDP header). */
@@ -172,12 +172,12 @@ export class NetTransport extends BaseTransport {
    * @throws {NoRouteError} no socket of the destination's address family is bound
    * @throws {SocketError} the send failed (remote, `cause` kept); a failed name lookup is local
    */
-  async writeToAddress(buf: Uint8Array, to: Address): Promise<number> {
+  async writeToAddress(buf: Uint8Array, to: Address, options?: DialOptions): Promise<number> {
     this.assertListening('writeToAddress')
-    this.checkPacket(buf, MAX_UDP_PAYLOAD)
+    this.checkPacket(buf, MAX_UDP_PAYLOAD, options?.signal)
     const target = parseHostPort(to.addr, 'packet destination')
-    const socket = this.#udpFor(target.host)
-    if (socket === undefined) {
+    const route = this.#udpFor(target.host)
+    if (route === undefined) {
       throw new NoRouteError(
         `writeToAddress: no UDP socket bound for the address family of ${to.addr}`,
       )
@@ -201,7 +201,7 @@ export class NetTransport extends BaseTransport {
       const onClose = () => finish(lifetime.reason as Error)
       lifetime.addEventListener('abort', onClose, { once: true })
       try {
-        socket.send(buf, target.port, target.host, (err) =>
+        route.socket.send(buf, target.port, route.host, (err) =>
           finish(err ? sendError(err, to.addr) : undefined),
         )
       } catch (err) {
@@ -227,25 +227,17 @@ export class NetTransport extends BaseTransport {
   ): Promise<Duplex> {
     this.assertListening('dialAddressTimeout')
     const what = `dial ${to.addr}`
-    checkTimeout(timeoutMs, what)
     const target = parseHostPort(to.addr, 'dial address')
-    try {
-      const socket = await dialTcp({
+    return this.dialStream(what, timeoutMs, options, (signal) =>
+      dialTcp({
         host: target.host,
         port: target.port,
-        timeoutMs,
+        timeoutMs: Number.POSITIVE_INFINITY,
         clock: this.clock,
-        signal: options.signal,
-        lifetime: this.lifetime.signal,
+        signal,
         what,
-      })
-      this.counters.streams.dialed++
-      this.trackStream(socket)
-      return socket
-    } catch (err) {
-      this.counters.streams.dialErrors++
-      throw err
-    }
+      }),
+    )
   }
 
   override stats(): NetTransportStats {
@@ -329,7 +321,11 @@ export class NetTransport extends BaseTransport {
           )
           return
         }
-        this.deliverPacket({ buf: msg, from: formatHostPort(rinfo.address, rinfo.port), timestamp })
+        this.deliverPacket({
+          buf: msg,
+          from: formatHostPort(peerHost(rinfo.address), rinfo.port),
+          timestamp,
+        })
       })
       // A receive error does not stop the socket; memberlist logs and keeps reading.
       udp.on('error', (err) => {
@@ -385,14 +381,39 @@ export class NetTransport extends BaseTransport {
     )
   }
 
-  #udpFor(host: string): UdpSocket | undefined {
+  /**
+   * The socket and destination host for a datagram to `host`: the first socket of its family, or,
+   * for IPv4 with only IPv6 bound, a dual-stack `::` socket and the IPv4-mapped address (a `udp6`
+   * socket cannot send to a plain IPv4 address). An IPv4-mapped destination goes out as IPv4 when
+   * an IPv4 socket is bound.
+   */
+  #udpFor(host: string): { socket: UdpSocket; host: string } | undefined {
     const udp = this.#bound?.udp ?? []
-    const family = isIP(host)
-    if (family === 0) return udp[0]
+    const dest = ipv4FromMapped(host) ?? host
+    const family = isIP(dest)
+    if (family === 0) return udp[0] === undefined ? undefined : { socket: udp[0], host }
     // udp[i] is bound to bindAddrs[i].
     const i = this.#bindAddrs.findIndex((addr) => isIP(addr) === family)
-    return i < 0 ? undefined : udp[i]
+    const same = udp[i]
+    if (i >= 0 && same !== undefined) return { socket: same, host: dest }
+    if (family === 4) {
+      const j = this.#bindAddrs.findIndex((addr) => isIP(addr) === 6 && isUnspecified(addr))
+      const dual = udp[j]
+      if (j >= 0 && dual !== undefined) return { socket: dual, host: `::ffff:${dest}` }
+    }
+    return undefined
   }
+}
+
+/** `a.b.c.d` for an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`), otherwise undefined. */
+function ipv4FromMapped(host: string): string | undefined {
+  const m = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(host)
+  return m !== null && isIP(m[1] as string) === 4 ? m[1] : undefined
+}
+
+/** A peer's host as reported: IPv4 as IPv4, even when it reached a dual-stack socket mapped. */
+function peerHost(host: string): string {
+  return ipv4FromMapped(host) ?? host
 }
 
 function sendError(err: Error, addr: string): SocketError {

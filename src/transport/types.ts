@@ -107,8 +107,12 @@ export interface Transport extends EventEmitter<TransportEvents> {
    * ones when set, otherwise what the transport bound.
    */
   finalAdvertiseAddr(ip?: string, port?: number): { ip: string; port: number }
-  /** Sends one packet. Resolves with the send time (monotonic ms, same clock as `Packet.timestamp`). */
-  writeToAddress(buf: Uint8Array, to: Address): Promise<number>
+  /**
+   * Sends one packet. Resolves with the send time (monotonic ms, same clock as `Packet.timestamp`).
+   * `options.signal` cancels a send that has to wait (for a connection being dialled, say); an
+   * already aborted signal sends nothing.
+   */
+  writeToAddress(buf: Uint8Array, to: Address, options?: DialOptions): Promise<number>
   /** Opens a reliable stream to `to`, within `timeoutMs`. */
   dialAddressTimeout(to: Address, timeoutMs: number, options?: DialOptions): Promise<Duplex>
   /** Inbound packets as an async iterator with a bounded queue (drop newest when full, counted). */

@@ -1,25 +1,18 @@
 import type { Duplex } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
-import { dialViaGateway, isGatewayUnreachable } from '../alpn/dial.ts'
-import { encodeFrame, MAX_PACKET_SIZE } from '../alpn/frame.ts'
+import { isGatewayUnreachable } from '../alpn/dial.ts'
+import { MAX_PACKET_SIZE } from '../alpn/frame.ts'
 import { ALPN_WAN_GOSSIP_PACKET, ALPN_WAN_GOSSIP_STREAM } from '../alpn/protocols.ts'
 import type { AlpnConnectionInfo, AlpnServer } from '../alpn/server.ts'
 import { TlsSessionCache } from '../alpn/session-cache.ts'
 import { DEFAULT_DOMAIN, serverSni } from '../alpn/sni.ts'
-import type { TlsCredentials } from '../alpn/tls-options.ts'
-import {
-  InvalidArgumentError,
-  InvalidNodeNameError,
-  NoGatewayError,
-  TimeoutError,
-  TlsError,
-  type WanfedError,
-} from '../errors.ts'
-import { abortReason } from '../internal/abort.ts'
+import { type TlsCredentials, validateTlsCredentials } from '../alpn/tls-options.ts'
+import { InvalidArgumentError, TlsError, type WanfedError } from '../errors.ts'
 import { debug } from '../internal/debug.ts'
 import type { GatewayLocator } from '../locator/types.ts'
+import { adaptTransport, type WrappedTransport } from './adapt-transport.ts'
 import { BaseTransport, type BaseTransportOptions } from './base-transport.ts'
-import { checkTimeout } from './dial-tcp.ts'
+import { GatewayDialer } from './gateway-dialer.ts'
 import { type NodeNameRule, splitNodeName } from './node-name.ts'
 import {
   PacketPool,
@@ -113,18 +106,16 @@ export interface WanfedTransportStats extends TransportStats {
 export class WanfedTransport extends BaseTransport {
   readonly capabilities: TransportCapabilities
   readonly datacenter: string
-  readonly #inner: Transport
-  readonly #locator: GatewayLocator
-  #tls: TlsCredentials
+  /** The transport as given, and as used (adapted when it lacks optional parts of the contract). */
+  readonly #given: Transport
+  readonly #inner: WrappedTransport
   readonly #domain: string
   readonly #rule: NodeNameRule
   readonly #pool: PacketPool
-  readonly #connectTimeoutMs: number | undefined
-  readonly #handshakeTimeoutMs: number | undefined
+  readonly #dialer: GatewayDialer
   readonly #maxPacketSize: number
   readonly #frameIdleTimeoutMs: number
   readonly #frameBodyTimeoutMs: number
-  readonly #sessionCache: TlsSessionCache | undefined
   readonly #servers = new Set<AlpnServer>()
   readonly #inboundPackets = new Set<Duplex>()
   readonly #protocolErrors: Record<string, number> = {}
@@ -146,17 +137,15 @@ export class WanfedTransport extends BaseTransport {
         'WanfedTransport needs a GatewayLocator (an object with pickGateway)',
       )
     }
-    if (options.tls === undefined)
-      throw new InvalidArgumentError('WanfedTransport needs tls credentials (ca, cert, key)')
-    this.#inner = options.transport
+    // Fails closed at construction, not at the first send: no CA, an empty or unparsable one, or a
+    // key that does not match the certificate.
+    validateTlsCredentials(options.tls, 'WanfedTransport')
+    this.#given = options.transport
+    this.#inner = adaptTransport(options.transport)
     this.datacenter = options.datacenter
-    this.#locator = options.locator
-    this.#tls = options.tls
     this.#domain = options.domain ?? DEFAULT_DOMAIN
     serverSni(this.datacenter, undefined, this.#domain) // validates datacenter and domain
     this.#rule = options.nodeNameRule ?? 'strict'
-    this.#connectTimeoutMs = options.connectTimeoutMs
-    this.#handshakeTimeoutMs = options.handshakeTimeoutMs
     this.#maxPacketSize = options.maxPacketSize ?? MAX_PACKET_SIZE
     if (
       !Number.isInteger(this.#maxPacketSize) ||
@@ -176,8 +165,20 @@ export class WanfedTransport extends BaseTransport {
       if (!(v > 0))
         throw new InvalidArgumentError(`${name} must be a positive number of ms, got ${v}`)
     }
-    this.#sessionCache =
-      options.sessionCache === false ? undefined : (options.sessionCache ?? new TlsSessionCache())
+    this.#dialer = new GatewayDialer({
+      locator: options.locator,
+      domain: this.#domain,
+      rule: this.#rule,
+      clock: this.clock,
+      tls: options.tls,
+      connectTimeoutMs: options.connectTimeoutMs,
+      handshakeTimeoutMs: options.handshakeTimeoutMs,
+      sessionCache:
+        options.sessionCache === false
+          ? undefined
+          : (options.sessionCache ?? new TlsSessionCache()),
+      onError: (err) => this.reportError(err),
+    })
     this.capabilities = {
       lossyPackets: true,
       maxPacketSize: Math.min(this.#maxPacketSize, this.#inner.capabilities.maxPacketSize),
@@ -196,6 +197,9 @@ export class WanfedTransport extends BaseTransport {
                 'TLS handshake: it probably refuses this node’s client certificate',
             ),
           ),
+        // A gateway that cannot be reached is the locator's to avoid, and our own close is no
+        // one's fault; anything else (a dead node behind a healthy gateway) backs the node off.
+        isNodeFault: (err) => !isGatewayUnreachable(err) && !this.lifetime.signal.aborted,
       },
       options.pool,
       this.clock,
@@ -212,7 +216,7 @@ export class WanfedTransport extends BaseTransport {
 
   /** The wrapped transport. */
   get inner(): Transport {
-    return this.#inner
+    return this.#given
   }
 
   /**
@@ -246,10 +250,8 @@ export class WanfedTransport extends BaseTransport {
    * attached AlpnServer rotates separately (`AlpnServer.setTlsCredentials`).
    */
   setTlsCredentials(tls: TlsCredentials): void {
-    if (tls === undefined || tls === null)
-      throw new InvalidArgumentError('tls credentials are required')
-    this.#tls = tls
-    this.#sessionCache?.clear()
+    validateTlsCredentials(tls, 'WanfedTransport.setTlsCredentials')
+    this.#dialer.setTls(tls)
   }
 
   /**
@@ -260,7 +262,7 @@ export class WanfedTransport extends BaseTransport {
    * @throws {NoGatewayError} the locator knows no gateway for the destination DC
    * @throws {PacketTooLargeError} the packet exceeds `maxPacketSize`
    */
-  writeToAddress(buf: Uint8Array, to: Address): Promise<number> {
+  writeToAddress(buf: Uint8Array, to: Address, options?: DialOptions): Promise<number> {
     let datacenter: string
     try {
       this.assertListening('writeToAddress')
@@ -269,15 +271,18 @@ export class WanfedTransport extends BaseTransport {
       return Promise.reject(err)
     }
     // Same-DC packets go straight to the wrapped transport: no extra promise on the LAN hot path.
-    if (datacenter === this.datacenter) return this.#inner.writeToAddress(buf, to)
-    return this.#writeCrossDc(buf, to.name as string)
+    if (datacenter === this.datacenter) return this.#inner.writeToAddress(buf, to, options)
+    return this.#writeCrossDc(buf, to.name as string, options?.signal)
   }
 
-  async #writeCrossDc(buf: Uint8Array, name: string): Promise<number> {
-    this.checkPacket(buf, this.#maxPacketSize)
-    const frame = encodeFrame(buf)
+  async #writeCrossDc(
+    buf: Uint8Array,
+    name: string,
+    signal: AbortSignal | undefined,
+  ): Promise<number> {
+    this.checkPacket(buf, this.#maxPacketSize, signal)
     try {
-      const pending = this.#pool.send(name, frame)
+      const pending = this.#pool.send(name, buf, signal)
       const outcome = typeof pending === 'string' ? pending : await pending
       if (outcome === 'sent') this.counters.packets.sent++
       else this.counters.packets.sendDropped++
@@ -299,46 +304,13 @@ export class WanfedTransport extends BaseTransport {
   ): Promise<Duplex> {
     this.assertListening('dialAddressTimeout')
     const name = to.name ?? ''
-    const { node, datacenter } = splitNodeName(name, this.#rule)
+    const { datacenter } = splitNodeName(name, this.#rule)
     if (datacenter === this.datacenter)
       return this.#inner.dialAddressTimeout(to, timeoutMs, options)
-    const what = `dial ${name}`
-    checkTimeout(timeoutMs, what)
-    if (options.signal?.aborted) throw abortReason(options.signal, what)
-    // Our own deadline, the caller's signal and the transport's lifetime, joined by hand:
-    // AbortSignal.any on Node 20 keeps a reference per call in the long-lived lifetime signal.
-    const cancel = new AbortController()
-    // Infinity means no timeout, as for the other transports.
-    const timer = Number.isFinite(timeoutMs)
-      ? this.clock.setTimeout(
-          () => cancel.abort(new TimeoutError(`${what}: timed out after ${timeoutMs} ms`)),
-          timeoutMs,
-        )
-      : undefined
-    const onCaller = () => cancel.abort(abortReason(options.signal as AbortSignal, what))
-    const onLifetime = () => cancel.abort(this.lifetime.signal.reason)
-    options.signal?.addEventListener('abort', onCaller, { once: true })
-    this.lifetime.signal.addEventListener('abort', onLifetime, { once: true })
-    try {
-      const { socket } = await this.#dialCrossDc(
-        name,
-        node,
-        datacenter,
-        ALPN_WAN_GOSSIP_STREAM,
-        cancel.signal,
-      )
-      this.counters.streams.dialed++
-      this.trackStream(socket)
+    return this.dialStream(`dial ${name}`, timeoutMs, options, async (signal) => {
+      const { socket } = await this.#dialer.dial(name, ALPN_WAN_GOSSIP_STREAM, signal)
       return socket
-    } catch (err) {
-      this.counters.streams.dialErrors++
-      // Report the real cause: our own deadline, the transport closing, or the caller's signal.
-      throw cancel.signal.aborted ? cancel.signal.reason : err
-    } finally {
-      if (timer !== undefined) this.clock.clearTimeout(timer)
-      options.signal?.removeEventListener('abort', onCaller)
-      this.lifetime.signal.removeEventListener('abort', onLifetime)
-    }
+    })
   }
 
   override stats(): WanfedTransportStats {
@@ -372,92 +344,9 @@ export class WanfedTransport extends BaseTransport {
     else await this.#inner.close()
   }
 
-  #timeouts(): { connectTimeoutMs?: number; handshakeTimeoutMs?: number } {
-    return {
-      ...(this.#connectTimeoutMs === undefined ? {} : { connectTimeoutMs: this.#connectTimeoutMs }),
-      ...(this.#handshakeTimeoutMs === undefined
-        ? {}
-        : { handshakeTimeoutMs: this.#handshakeTimeoutMs }),
-    }
-  }
-
-  /**
-   * Dials `<node>.server.<dc>.<domain>` through a gateway the locator picks. The locator hears of
-   * the outcome only when it is the gateway's: a failure to reach it (TCP refused, reset or timed
-   * out before connecting) or success. A dead far node, a TLS or ALPN refusal, a local error or
-   * our own cancellation say nothing about the gateway.
-   */
-  async #dialCrossDc(
-    name: string,
-    node: string,
-    datacenter: string,
-    alpn: string,
-    signal: AbortSignal,
-  ): Promise<PooledConnection> {
-    if (node === '') {
-      // Consul refuses it too; an empty node must not silently become "any server".
-      throw new InvalidNodeNameError(`cannot dial ${JSON.stringify(name)} without a target node`)
-    }
-    // Checked before a gateway is picked, so a name SNI cannot carry fails here, locally.
-    const servername = serverSni(datacenter, node, this.#domain)
-    let gateway: string | undefined
-    try {
-      gateway = this.#locator.pickGateway(datacenter)
-    } catch (err) {
-      throw new NoGatewayError(`locator failed to pick a gateway for ${datacenter}`, { cause: err })
-    }
-    if (gateway === undefined || gateway === '') {
-      throw new NoGatewayError(`no gateway reachable for ${datacenter} (sending to ${name})`)
-    }
-    let socket: TLSSocket
-    try {
-      socket = await dialViaGateway({
-        gateway,
-        datacenter,
-        servername,
-        alpn,
-        tls: this.#tls,
-        signal,
-        clock: this.clock,
-        ...this.#timeouts(),
-        ...(alpn === ALPN_WAN_GOSSIP_STREAM && this.#sessionCache !== undefined
-          ? { sessionCache: this.#sessionCache }
-          : {}),
-      })
-    } catch (err) {
-      if (isGatewayUnreachable(err))
-        this.#tellLocator('reportFailure', datacenter, gateway, err as Error)
-      throw err
-    }
-    this.#tellLocator('reportSuccess', datacenter, gateway)
-    return { socket, gateway }
-  }
-
-  /** Calls the locator's optional report hooks; a hook that throws is reported, never propagated. */
-  #tellLocator(
-    hook: 'reportFailure' | 'reportSuccess',
-    datacenter: string,
-    gateway: string,
-    err?: Error,
-  ): void {
-    try {
-      if (hook === 'reportFailure') this.#locator.reportFailure?.(datacenter, gateway, err as Error)
-      else this.#locator.reportSuccess?.(datacenter, gateway)
-    } catch (thrown) {
-      this.reportError(new InvalidArgumentError(`GatewayLocator.${hook} threw`, { cause: thrown }))
-    }
-  }
-
   async #dialPacketConn(name: string): Promise<PooledConnection> {
-    const { node, datacenter } = splitNodeName(name, this.#rule)
     try {
-      return await this.#dialCrossDc(
-        name,
-        node,
-        datacenter,
-        ALPN_WAN_GOSSIP_PACKET,
-        this.lifetime.signal,
-      )
+      return await this.#dialer.dial(name, ALPN_WAN_GOSSIP_PACKET, this.lifetime.signal)
     } catch (err) {
       throw this.lifetime.signal.aborted ? this.lifetime.signal.reason : err
     }

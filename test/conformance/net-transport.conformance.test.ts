@@ -9,13 +9,28 @@ const hasIpv6 = await new Promise<boolean>((resolve) => {
   s.listen(0, '::1', () => s.close(() => resolve(true)))
 })
 
-for (const host of hasIpv6 ? ['127.0.0.1', '::1'] : ['127.0.0.1']) {
-  const bracketed = host.includes(':') ? `[${host}]` : host
+// `::` is the dual-stack bind: its peers are addressed by IPv4, which its one udp6 socket must
+// reach as IPv4-mapped addresses and whose packets it must report as plain IPv4.
+for (const host of hasIpv6 ? ['127.0.0.1', '::1', '::'] : ['127.0.0.1']) {
+  const bracketed = host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host
   transportConformance({
     name: `NetTransport (${host})`,
     async setup() {
-      const a = new NetTransport({ bindAddrs: [host] })
-      const b = new NetTransport({ bindAddrs: [host] })
+      // An unspecified bind advertises the host's first private IPv4; give it one to find.
+      const networkInterfaces = () => ({
+        eth0: [
+          {
+            address: '10.0.0.7',
+            netmask: '255.0.0.0',
+            family: 'IPv4' as const,
+            mac: '00:00:00:00:00:00',
+            internal: false,
+            cidr: '10.0.0.7/8',
+          },
+        ],
+      })
+      const a = new NetTransport({ bindAddrs: [host], networkInterfaces })
+      const b = new NetTransport({ bindAddrs: [host], networkInterfaces })
       return {
         a,
         b,

@@ -2,6 +2,7 @@ import { once } from 'node:events'
 import { createServer, type Socket } from 'node:net'
 import { type SecureVersion, connect as tlsConnect } from 'node:tls'
 import { parseClientHello } from '../../src/gateway/client-hello.ts'
+import { until } from './net.ts'
 
 export interface HelloOptions {
   servername?: string
@@ -36,19 +37,16 @@ export async function captureClientHello(options: HelloOptions = {}): Promise<Bu
   })
   client.on('error', () => {})
   try {
-    for (let i = 0; i < 200; i++) {
-      if (accepted !== undefined) {
-        let chunk: Buffer | null = accepted.read()
-        while (chunk !== null) {
-          chunks.push(chunk)
-          chunk = accepted.read()
-        }
-        const all = Buffer.concat(chunks)
-        if (all.length > 0 && parseClientHello(all).status === 'ok') return all
+    // Read what has arrived on each poll until it parses as a whole ClientHello.
+    const hello = () => {
+      if (accepted === undefined) return false
+      for (let chunk: Buffer | null = accepted.read(); chunk !== null; chunk = accepted.read()) {
+        chunks.push(chunk)
       }
-      await new Promise((r) => setTimeout(r, 5))
+      return chunks.length > 0 && parseClientHello(Buffer.concat(chunks)).status === 'ok'
     }
-    throw new Error('no ClientHello captured')
+    await until(hello, 'a ClientHello to be captured')
+    return Buffer.concat(chunks)
   } finally {
     client.destroy()
     accepted?.destroy()

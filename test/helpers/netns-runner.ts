@@ -61,8 +61,14 @@ export interface ProbeResult {
 export interface FlowReport {
   /** Packets the flow tried to send (its next sequence number), once stopped. */
   attempted?: number
-  sent: number
+  /** Sends that resolved: written, or dropped by the transport (`dropped` of these). */
+  resolved: number
+  /**
+   * Cross-DC packets the transport dropped while the flow ran (congested, waiting for a dial, in
+   * a dial backoff), from its `packets.sendDropped` counter: a dropped send still resolves.
+   */
   dropped: number
+  /** Sends that rejected. */
   errors: number
   errorCodes: Record<string, number>
   /** The first few distinct error messages. */
@@ -104,7 +110,10 @@ export interface Received {
 const received: Received[] = []
 const messages: string[] = []
 const pongs = new Map<number, () => void>()
-const flows = new Map<string, { timer: NodeJS.Timeout; report: FlowReport; seq: number }>()
+const flows = new Map<
+  string,
+  { timer: NodeJS.Timeout; report: FlowReport; seq: number; droppedAtStart: number }
+>()
 const streams = new Map<number, { stream: Duplex; timer: NodeJS.Timeout; report: StreamReport }>()
 let nextStream = 1
 
@@ -291,15 +300,22 @@ async function streamOpen(to: Peer, intervalMs: number): Promise<number> {
 }
 
 function startFlow(flow: string, to: Peer, intervalMs: number): void {
-  const report: FlowReport = { sent: 0, dropped: 0, errors: 0, errorCodes: {}, errorSamples: [] }
-  const state = { report, seq: 0, timer: undefined as unknown as NodeJS.Timeout }
+  const report: FlowReport = {
+    resolved: 0,
+    dropped: 0,
+    errors: 0,
+    errorCodes: {},
+    errorSamples: [],
+  }
+  const droppedAtStart = node?.transport.stats().packets.sendDropped ?? 0
+  const state = { report, seq: 0, droppedAtStart, timer: undefined as unknown as NodeJS.Timeout }
   // One packet per tick, numbered, each carrying its send time: the receiver's log gives losses
   // and the gap around a failure.
   state.timer = setInterval(() => {
     const seq = state.seq++
     send(to, { k: 'flow', flow, seq, t: Date.now() })
       .then(() => {
-        report.sent++
+        report.resolved++
       })
       .catch((err) => {
         report.errors++
@@ -404,7 +420,8 @@ const ops: Record<string, Handler> = {
     flows.delete(m.flow as string)
     // Let sends waiting on a dial settle before the tally.
     await new Promise((r) => setTimeout(r, 200))
-    return { ...f.report, attempted: f.seq }
+    const dropped = (node?.transport.stats().packets.sendDropped ?? 0) - f.droppedAtStart
+    return { ...f.report, dropped, attempted: f.seq }
   },
   received: (m) => received.filter((r) => r.flow === m.flow),
   /** Watched handle kinds and their counts now. */

@@ -1,12 +1,14 @@
+import { beforeEach } from 'vitest'
 import { AlpnServer } from '../../src/alpn/index.ts'
 import type { Clock } from '../../src/internal/clock.ts'
 import type { GatewayLocator } from '../../src/locator/index.ts'
-import type { MemoryNetwork } from '../../src/transport/memory-network.ts'
+import { MemoryNetwork } from '../../src/transport/memory-network.ts'
 import {
   WanfedTransport,
   type WanfedTransportOptions,
 } from '../../src/transport/wanfed-transport.ts'
 import { caPem, tlsFixture } from './fixtures.ts'
+import { type Cleanup, leakGuard } from './leaks.ts'
 
 export interface WanfedNode {
   /** `<node>.<dc>` */
@@ -63,4 +65,46 @@ export async function wanfedNode(options: {
       await server.close()
     },
   }
+}
+
+/** What a test file shares with the nodes it makes: its network, its clock and its cleanups. */
+export interface NodeContext {
+  network: MemoryNetwork
+  clock: Clock
+  cleanups: Cleanup[]
+}
+
+/**
+ * The context of a test file of cross-DC dials: the leak check ({@link leakGuard}) and a fresh
+ * memory network on its clock for each test. Call once at the top of the file.
+ */
+export function nodeContext(): NodeContext {
+  const { clock, cleanups } = leakGuard()
+  const ctx: NodeContext = { network: new MemoryNetwork({ clock }), clock, cleanups }
+  beforeEach(() => {
+    ctx.network = new MemoryNetwork({ clock })
+  })
+  return ctx
+}
+
+/**
+ * A dc1 node with bob's certificate (named `bob` unless told), closed by the test's cleanups:
+ * the sender in tests of cross-DC dials.
+ */
+export async function dc1Sender(
+  ctx: NodeContext,
+  locator: GatewayLocator,
+  options: { node?: string; transport?: Partial<WanfedTransportOptions> } = {},
+): Promise<WanfedNode> {
+  const n = await wanfedNode({
+    network: ctx.network,
+    node: options.node ?? 'bob',
+    datacenter: 'dc1',
+    identity: 'bob',
+    locator,
+    clock: ctx.clock,
+    transport: options.transport ?? {},
+  })
+  ctx.cleanups.push(() => n.close())
+  return n
 }

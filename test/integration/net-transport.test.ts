@@ -2,7 +2,6 @@ import { createSocket } from 'node:dgram'
 import { once } from 'node:events'
 import { connect, createServer, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import {
   AbortError,
@@ -23,7 +22,7 @@ import {
 } from '../../src/transport/net-transport.ts'
 import type { Packet, Transport } from '../../src/transport/types.ts'
 import { expectNoLeakedHandles, handleCounts, leakGuard } from '../helpers/leaks.ts'
-import { closedPort, readAll } from '../helpers/net.ts'
+import { closedPort, readAll, until } from '../helpers/net.ts'
 
 // Probed at collection time: skipIf reads it before any hook runs.
 const hasIpv6 = await probeIpv6()
@@ -241,7 +240,7 @@ describe('NetTransport: packets', () => {
     const t0 = clock.now()
     for (let i = 0; i < 5; i++)
       await a.writeToAddress(Buffer.from([i]), { addr: addrOf(b), name: 'ignored' })
-    for (let i = 0; i < 50 && got.length < 5; i++) await sleep(10)
+    await until(() => got.length >= 5, 'got.length to reach 5')
     expect(got.map((p) => p.buf[0])).toEqual([0, 1, 2, 3, 4])
     for (const p of got) expect(p.from).toBe(addrOf(a))
     const stamps = got.map((p) => p.timestamp)
@@ -268,7 +267,8 @@ describe('NetTransport: packets', () => {
       )
       await Promise.all(sends)
       for (const s of await Promise.all(dials)) s.destroy()
-      await sleep(10)
+      // Process warnings are emitted on a later tick.
+      await new Promise((r) => setImmediate(r))
     } finally {
       process.off('warning', onWarning)
     }
@@ -289,16 +289,18 @@ describe('NetTransport: packets', () => {
     const got: Packet[] = []
     b.on('packet', (p) => got.push(p))
     await a.writeToAddress(Buffer.alloc(MAX_UDP_PAYLOAD, 7), { addr: addrOf(b) })
-    for (let i = 0; i < 50 && got.length < 1; i++) await sleep(10)
+    await until(() => got.length >= 1, 'got.length to reach 1')
     expect(got[0]?.buf.length).toBe(65_507)
     const err = await a
       .writeToAddress(Buffer.alloc(MAX_UDP_PAYLOAD + 1), { addr: addrOf(b) })
       .catch((e) => e)
     expect(err).toBeInstanceOf(PacketTooLargeError)
     expect(err.remote).toBe(false)
-    await sleep(50)
-    expect(got).toHaveLength(1)
-    expect(a.stats().packets).toMatchObject({ sent: 1, sendErrors: 0 })
+    // A marker sent after it arrives alone: the refused packet never left.
+    await a.writeToAddress(Buffer.from('m'), { addr: addrOf(b) })
+    await until(() => got.length >= 2, 'the marker')
+    expect(got.map((p) => p.buf.length)).toEqual([65_507, 1])
+    expect(a.stats().packets).toMatchObject({ sent: 2, sendErrors: 0 })
   })
 
   it('refuses empty packets and malformed addresses', async () => {
@@ -326,7 +328,7 @@ describe('NetTransport: packets', () => {
     const raw = createSocket('udp4')
     raw.send(Buffer.alloc(0), a.getAutoBindPort(), '127.0.0.1')
     raw.send(Buffer.from('unheard'), a.getAutoBindPort(), '127.0.0.1')
-    for (let i = 0; i < 50 && a.stats().packets.received < 2; i++) await sleep(10)
+    await until(() => a.stats().packets.received >= 2, 'a.stats().packets.received to reach 2')
     raw.close()
     expect(a.stats().packets).toMatchObject({ received: 2, dropped: 2 })
 
@@ -335,7 +337,7 @@ describe('NetTransport: packets', () => {
     const raw2 = createSocket('udp4')
     raw2.send(Buffer.alloc(0), a.getAutoBindPort(), '127.0.0.1')
     raw2.send(Buffer.from('heard'), a.getAutoBindPort(), '127.0.0.1')
-    for (let i = 0; i < 50 && seen.length < 1; i++) await sleep(10)
+    await until(() => seen.length >= 1, 'seen.length to reach 1')
     raw2.close()
     expect(seen.map((p) => p.buf.toString())).toEqual(['heard'])
     expect(a.stats().packets).toMatchObject({ received: 4, dropped: 3 })
@@ -362,8 +364,8 @@ describe('NetTransport: streams', () => {
     b.on('stream', (s) => {
       void (async () => {
         const request = await readAll(s)
-        // Well after the FIN: a half-open socket must still take writes.
-        await sleep(20)
+        // After the FIN (readAll saw the end): a half-open socket must still take writes.
+        await new Promise((r) => setImmediate(r))
         s.end(request.toString().toUpperCase())
       })()
     })
@@ -385,8 +387,8 @@ describe('NetTransport: streams', () => {
       })
     })
     const s = await a.dialAddressTimeout({ addr: addrOf(b) }, 1_000)
+    // readAll returned: the server's FIN has arrived, and we can still write.
     expect((await readAll(s)).toString()).toBe('server first')
-    await sleep(20)
     s.end('client later')
     expect(await got).toBe('client later')
   })
@@ -420,7 +422,7 @@ describe('NetTransport: streams', () => {
     a.on('stream', (s) => held.push(s))
     const c1 = connect(a.getAutoBindPort(), '127.0.0.1')
     await once(c1, 'connect')
-    for (let i = 0; i < 50 && held.length < 1; i++) await sleep(10)
+    await until(() => held.length >= 1, 'held.length to reach 1')
     const c2 = connect(a.getAutoBindPort(), '127.0.0.1')
     c2.on('error', () => {})
     await closed(c2)
@@ -457,7 +459,7 @@ describe('NetTransport: streams', () => {
     expect(err).toBeInstanceOf(TimeoutError)
     expect(err.remote).toBe(true)
     expect(manual.timers.size).toBe(0)
-    await sleep(20)
+    // The socket is destroyed: the leak guard sees no handle left, and b at most one accept.
     expect(accepted).toBeLessThanOrEqual(1)
   })
 
@@ -546,7 +548,7 @@ describe('NetTransport: lifecycle', () => {
     const c = connect(a.getAutoBindPort(), '127.0.0.1')
     c.on('error', () => {})
     await once(c, 'connect')
-    for (let i = 0; i < 50 && held.length < 1; i++) await sleep(10)
+    await until(() => held.length >= 1, 'held.length to reach 1')
     await a.close()
     expect(held[0]?.destroyed).toBe(true)
     await closed(c)

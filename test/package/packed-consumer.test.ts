@@ -208,6 +208,21 @@ describe('the packed package', () => {
       expect(cjs.stdout).toContain('CA: -----BEGIN CERTIFICATE-----')
       expect(cjs.stdout).toContain('hello from require()')
       expect(cjs.stdout).toContain('after close: true')
+
+      // The command, and the config file the README points installed users to.
+      const render = await run(
+        'npx',
+        [
+          'wanfed',
+          'gateway',
+          '--config',
+          'node_modules/wanfed/examples/gateway.json',
+          '--render',
+          'haproxy',
+        ],
+        app4,
+      )
+      expect(render.stdout).toContain('10.0.1.10:8300')
     },
     TEST_TIMEOUT_MS,
   )

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { parseGatewayConfig } from '../../src/cli/gateway-config.ts'
 import { InvalidArgumentError } from '../../src/errors.ts'
 import { formatHostPort, parseHostPort, splitHostPort } from '../../src/internal/address.ts'
-import { isDnsName } from '../../src/internal/names.ts'
+import { isDnsName } from '../../src/names.ts'
 
 if (process.env['CI']) fc.configureGlobal({ interruptAfterTimeLimit: 10_000 })
 

@@ -5,6 +5,7 @@ import { normalizeDomain as certsNormalizeDomain } from '../../src/certs/certifi
 import { checkDnsLabel, checkDnsName } from '../../src/certs/names.ts'
 import { parseGatewayConfig } from '../../src/cli/gateway-config.ts'
 import { InvalidArgumentError } from '../../src/errors.ts'
+import { MeshGateway } from '../../src/gateway/index.ts'
 import {
   checkDatacenter,
   normalizeDomain as routesNormalizeDomain,
@@ -15,7 +16,7 @@ import {
   isSniLabel,
   type LabelRule,
   normalizeDomain,
-} from '../../src/internal/names.ts'
+} from '../../src/names.ts'
 
 if (process.env['CI']) fc.configureGlobal({ interruptAfterTimeLimit: 10_000 })
 
@@ -164,6 +165,23 @@ describe('the one normalizeDomain', () => {
         stored = undefined
       }
       expect(stored).toBe(
+        accepts(() => normalizeDomain(input)) ? normalizeDomain(input) : undefined,
+      )
+    },
+  )
+
+  test.prop([nameInput, fc.boolean()], { numRuns: 300 })(
+    'a MeshGateway takes a domain exactly when normalizeDomain does, and routes by its result',
+    (s, dot) => {
+      const input = dot ? `${s}.` : s
+      let domain: string | undefined
+      try {
+        // Construction does no I/O: nothing to close.
+        domain = new MeshGateway({ datacenter: 'dc1', servers: {}, domain: input }).domain
+      } catch (err) {
+        expect(err).toBeInstanceOf(InvalidArgumentError)
+      }
+      expect(domain).toBe(
         accepts(() => normalizeDomain(input)) ? normalizeDomain(input) : undefined,
       )
     },

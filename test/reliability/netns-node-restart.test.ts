@@ -106,20 +106,21 @@ describe('a remote node restarting on the same address', () => {
     }
     console.log(`[netns] betty.dc2 restarted: ${JSON.stringify(figures)}`)
 
-    // Nothing hangs: every send settled, as sent, dropped or failed.
-    expect(report.sent + report.dropped + report.errors).toBe(attempted)
+    // Nothing hangs: every send settled, resolved (written or dropped and counted) or rejected.
+    expect(report.resolved + report.errors).toBe(attempted)
     // The restarted node gets packets soon after it listens: the dead pooled connection was
-    // noticed and a new one dialled.
-    expect(figures.resumeMs).toBeLessThan(2_000)
+    // noticed and a new one dialled once the pool's per-node dial backoff (1 s, then 2 s, ...)
+    // let it.
+    expect(figures.resumeMs).toBeLessThan(5_000)
     expect(stats.pool.dials).toBeGreaterThanOrEqual(2)
     // The stream to the old process ended with it.
     expect(streamReport.state).not.toBe('open')
     expect(figures.stream.msAfterKill).toBeLessThan(2_000)
     // A dead far node says nothing about bob's gateway: its locator does not avoid it. Every
-    // failed dial was a typed error from after the gateway connect.
+    // failed send was a typed error.
     expect(health['dc2']?.length).toBe(1)
     for (const h of health['dc2'] ?? []) expect(h.consecutiveFailures).toBe(0)
-    expect(Object.keys(report.errorCodes)).toEqual(['WANFED_ERR_SOCKET'])
+    for (const code of Object.keys(report.errorCodes)) expect(code).toMatch(/^WANFED_ERR_/)
   })
 
   it('the processes that stayed up are back to their starting sockets, servers and timers', async (ctx) => {

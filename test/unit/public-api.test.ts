@@ -1,4 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import ts from 'typescript'
 import { describe, expect, it } from 'vitest'
 
 // The names outside code imports (DESIGN.md, "Public names"): fixed, so a rename is a red test.
@@ -26,6 +28,7 @@ const publicNames: Record<string, string[]> = {
   locator: ['StaticGatewayLocator'],
   gateway: ['MeshGateway', 'renderHaproxyConfig', 'renderNginxConfig'],
   certs: ['createCertificateAuthority', 'createServerCertificate'],
+  admin: ['createAdminServer', 'AdminEndpoint', 'AdminServer'],
   testing: ['transportConformance'],
 }
 
@@ -59,4 +62,62 @@ describe('public API', () => {
       expect(target.types).toBe(target.default.replace(/\.js$/, '.d.ts'))
     }
   })
+
+  it('the root lists its exports explicitly: exactly the submodules but testing, and the errors', () => {
+    const text = readFileSync(new URL('../../src/index.ts', import.meta.url), 'utf8')
+    expect(text).not.toMatch(/export \*/)
+    const exports = moduleExports()
+    const expected = new Set<string>()
+    for (const [file, names] of exports) {
+      if (file === 'index.ts' || file === 'testing/index.ts') continue
+      for (const name of names.keys()) expected.add(name)
+    }
+    expect([...(exports.get('index.ts')?.keys() ?? [])].sort()).toEqual([...expected].sort())
+  })
+
+  it('every public name, types included, is declared in a public module, not src/internal', () => {
+    for (const [file, names] of moduleExports()) {
+      for (const [name, declaredIn] of names) {
+        expect(declaredIn, `${file}: ${name}`).not.toMatch(/[\\/]src[\\/]internal[\\/]/)
+      }
+    }
+  })
 })
+
+let exportsCache: Map<string, Map<string, string>> | undefined
+
+/** Each public entry point's exports (types too) and the file each is declared in. */
+function moduleExports(): Map<string, Map<string, string>> {
+  exportsCache ??= readExports()
+  return exportsCache
+}
+
+function readExports(): Map<string, Map<string, string>> {
+  const src = fileURLToPath(new URL('../../src/', import.meta.url))
+  const entries = ['index.ts', 'errors.ts', ...Object.keys(publicNames).map((m) => `${m}/index.ts`)]
+  const program = ts.createProgram(
+    entries.map((e) => src + e),
+    {
+      allowImportingTsExtensions: true,
+      noEmit: true,
+      strict: true,
+      module: ts.ModuleKind.Node20,
+      target: ts.ScriptTarget.ES2023,
+      types: ['node'],
+    },
+  )
+  const checker = program.getTypeChecker()
+  const result = new Map<string, Map<string, string>>()
+  for (const entry of entries) {
+    const source = program.getSourceFile(src + entry) as ts.SourceFile
+    const names = new Map<string, string>()
+    for (const symbol of checker.getExportsOfModule(
+      checker.getSymbolAtLocation(source) as ts.Symbol,
+    )) {
+      const target = symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol
+      names.set(symbol.name, target.declarations?.[0]?.getSourceFile().fileName ?? '?')
+    }
+    result.set(entry, names)
+  }
+  return result
+}

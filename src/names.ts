@@ -1,4 +1,5 @@
-import { InvalidArgumentError } from '../errors.ts'
+/** DNS names as wanfed reads them: the one label rule, the one domain form. Public: `wanfed/certs` and `wanfed/alpn` export parts of it. */
+import { InvalidArgumentError } from './errors.ts'
 
 /**
  * The one DNS-label rule: 1-63 characters, letters, digits and hyphens, no hyphen at either end
