@@ -11,7 +11,8 @@ import { connect, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { AlpnServer } from '../../src/alpn/index.ts'
 import { MeshGateway } from '../../src/gateway/index.ts'
-import { StaticGatewayLocator } from '../../src/locator/index.ts'
+import type { MeshGatewayInput } from '../../src/locator/federation/validate.ts'
+import { FederationControlPlane, StaticGatewayLocator } from '../../src/locator/index.ts'
 import { expectNoLeakedHandles, handleCounts } from '../../src/testing/handles.ts'
 import { NetTransport } from '../../src/transport/net-transport.ts'
 import { WanfedTransport } from '../../src/transport/wanfed-transport.ts'
@@ -34,6 +35,15 @@ export interface NodeConfig {
   gateways: Record<string, string[]>
   /** Always pick the first healthy gateway, so a test knows which one carries the traffic. */
   firstHealthy?: boolean
+}
+
+/** Federation states on a node: its store, service, locator and (in a secondary) replication. */
+export interface FederationConfig {
+  primaryDatacenter: string
+  /** This DC's mesh gateways, as anti-entropy reports them. */
+  gateways: MeshGatewayInput[]
+  /** A secondary's route to the primary until replication knows better. */
+  primaryGateways?: string[]
 }
 
 export interface GatewayConfig {
@@ -99,6 +109,8 @@ let node:
     }
   | undefined
 let gateway: MeshGateway | undefined
+let plane: FederationControlPlane | undefined
+let nodeTls: TlsPem | undefined
 const relays = new Map<string, DelayRelay>()
 /** Flow packets received: sequence number, send time (the sender's Date.now()) and arrival time. */
 export interface Received {
@@ -194,6 +206,7 @@ async function startNode(c: NodeConfig): Promise<{ addr: string; serverAddr: str
   await server.listen({ host: c.ip, port: SERVER_PORT })
   await transport.listen()
   node = { transport, server, locator: gateways, name: c.name, addr: `${c.ip}:${NODE_PORT}` }
+  nodeTls = c.tls
   return { addr: `${c.ip}:${NODE_PORT}`, serverAddr: `${c.ip}:${SERVER_PORT}` }
 }
 
@@ -371,7 +384,7 @@ function probeUdp(host: string, port: number): Promise<ProbeResult> {
 interface Request {
   id: number
   op: string
-  config?: NodeConfig | GatewayConfig
+  config?: NodeConfig | GatewayConfig | FederationConfig
   key?: string
   host?: string
   port?: number
@@ -424,6 +437,44 @@ const ops: Record<string, Handler> = {
     return { ...f.report, dropped, attempted: f.seq }
   },
   received: (m) => received.filter((r) => r.flow === m.flow),
+  federation: async (m) => {
+    if (node === undefined || nodeTls === undefined) throw new Error('not a node')
+    const c = m.config as FederationConfig
+    const datacenter = node.name.slice(node.name.lastIndexOf('.') + 1)
+    plane = await FederationControlPlane.start({
+      datacenter,
+      primaryDatacenter: c.primaryDatacenter,
+      tls: nodeTls,
+      server: node.server,
+      gateways: c.gateways,
+      ...(c.primaryGateways === undefined
+        ? { knows: () => true }
+        : { primaryGateways: c.primaryGateways, primaryGatewaysIntervalMs: 200 }),
+      // Quicker rounds than Consul's, so a test sees replication in seconds.
+      tuning: {
+        locatorRefreshRate: 1000,
+        replicationRate: 1000,
+        replicationMinBackoffMs: 50,
+        replicationMaxBackoffMs: 500,
+        antiEntropyRate: 1000,
+      },
+    })
+    return null
+  },
+  /** What the node's federation-state store holds, and how its locator would reach the primary. */
+  federationView: (m) => {
+    if (plane === undefined) throw new Error('no federation states on this node')
+    return {
+      states: plane.store.list().states.map((st) => ({
+        datacenter: st.datacenter,
+        gateways: st.meshGateways.length,
+      })),
+      localGateways: plane.locator.localGateways(),
+      primaryGateways: plane.locator.primaryGateways(),
+      throughLocal: plane.locator.dialPrimaryThroughLocalGateway(),
+      pick: plane.locator.pickGateway(m.text as string) ?? null,
+    }
+  },
   /** Watched handle kinds and their counts now. */
   handles: () => [...handleCounts()],
   /** Waits until no watched handle kind exceeds the baseline (from `handles`); throws naming the surplus. */
@@ -445,6 +496,7 @@ const ops: Record<string, Handler> = {
       clearInterval(s.timer)
       s.stream.destroy()
     }
+    await plane?.close()
     await node?.transport.close()
     await node?.server.close()
     await gateway?.close()
