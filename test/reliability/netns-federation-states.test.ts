@@ -82,7 +82,7 @@ describe('federation-state replication across isolated datacenters', () => {
     const dcs = (v: View) => v.states.map((s) => s.datacenter).sort()
     let secondary = await view(betty)
     let primary = await view(bob)
-    const deadline = Date.now() + 20_000
+    const deadline = Date.now() + 15_000
     while (dcs(secondary).join() !== 'dc1,dc2' || dcs(primary).join() !== 'dc1,dc2') {
       if (Date.now() > deadline) {
         throw new Error(`not converged: ${JSON.stringify({ primary, secondary })}`)
@@ -111,6 +111,6 @@ describe('federation-state replication across isolated datacenters', () => {
     expect(
       gw1After.routes['local-any'].connections - gw1Before.routes['local-any'].connections,
     ).toBeGreaterThan(0)
-    expect(convergedMs).toBeLessThan(20_000)
+    expect(convergedMs).toBeLessThan(15_000)
   })
 })
