@@ -31,6 +31,10 @@ export type WanfedErrorCode =
   | 'WANFED_ERR_DESTROYED'
   | 'WANFED_ERR_CERT'
   | 'WANFED_ERR_BAD_CLIENT_HELLO'
+  | 'WANFED_ERR_GOSSIP_DECODE'
+  | 'WANFED_ERR_GOSSIP_DECRYPT'
+  | 'WANFED_ERR_GOSSIP_REFUSED'
+  | 'WANFED_ERR_JOIN_FAILED'
   | 'WANFED_ERR_INVALID_FEDERATION_STATE'
   | 'WANFED_ERR_BAD_SNAPSHOT'
   | 'WANFED_ERR_PERSIST'
@@ -174,6 +178,56 @@ export class ClientHelloError extends define(
   true,
 ) {}
 
+/** What was wrong with a memberlist message that {@link GossipDecodeError} rejected. */
+export type GossipDecodeReason =
+  | 'truncated'
+  | 'malformed'
+  | 'oversized'
+  | 'crc'
+  | 'compression'
+  | 'unknown-type'
+  | 'label'
+
+/**
+ * A memberlist message from the network could not be decoded (truncated, mistyped msgpack, a wrong
+ * CRC, a bad or oversized LZW body, an unknown message type, an unacceptable label). The message
+ * is dropped and counted under its `reason`; nothing else changes.
+ */
+export class GossipDecodeError extends define(
+  'GossipDecodeError',
+  'WANFED_ERR_GOSSIP_DECODE',
+  true,
+) {
+  readonly reason: GossipDecodeReason
+  constructor(message: string, options: WanfedErrorOptions & { reason?: GossipDecodeReason } = {}) {
+    super(message, options)
+    this.reason = options.reason ?? 'malformed'
+  }
+}
+/**
+ * Gossip encryption refused a message: no installed key decrypts it, it is plaintext where
+ * encryption is required (`gossipVerifyIncoming`), or it is encrypted and no keyring is set.
+ */
+export class GossipDecryptError extends define(
+  'GossipDecryptError',
+  'WANFED_ERR_GOSSIP_DECRYPT',
+  true,
+) {}
+/**
+ * A peer's state was refused: protocol or delegate version ranges that do not overlap, a merge or
+ * alive delegate's veto, or an error the peer sent back (`errResp`).
+ */
+export class GossipRefusedError extends define(
+  'GossipRefusedError',
+  'WANFED_ERR_GOSSIP_REFUSED',
+  true,
+) {}
+
+/**
+ * `Memberlist.join` reached none of the addresses it was given. `cause` is an `AggregateError` of
+ * each address's failure.
+ */
+export class JoinError extends define('JoinError', 'WANFED_ERR_JOIN_FAILED', true) {}
 /**
  * A federation state or a request about one is malformed: a missing datacenter, an unknown
  * operation, a field of the wrong type. Nothing was changed.

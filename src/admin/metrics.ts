@@ -133,10 +133,28 @@ export const METRIC_SPECS: Readonly<Record<ComponentKind, readonly MetricSpec[]>
       'wanfed_pool_write_failures_total',
       'Writes that failed on an open packet connection.',
     ),
+    g('pool.pending', 'wanfed_pool_pending_packets', 'Packets waiting for a dial.'),
+    g('pool.pendingBytes', 'wanfed_pool_pending_bytes', 'Bytes of frames waiting for a dial.'),
+    c('pool.dropped', 'wanfed_pool_dropped_total', 'Packets the pool dropped, all reasons.'),
     c(
-      'pool.dropped',
-      'wanfed_pool_dropped_total',
-      'Packets dropped because every connection was congested.',
+      'pool.droppedCongested',
+      'wanfed_pool_dropped_congested_total',
+      'Packets dropped because every connection to the node was congested.',
+    ),
+    c(
+      'pool.droppedPendingFull',
+      'wanfed_pool_dropped_pending_full_total',
+      'Packets dropped because a wait queue (count or bytes) was full.',
+    ),
+    c(
+      'pool.droppedDialWait',
+      'wanfed_pool_dropped_dial_wait_total',
+      'Packets dropped after waiting maxDialWaitMs for a dial.',
+    ),
+    c(
+      'pool.droppedBackoff',
+      'wanfed_pool_dropped_backoff_total',
+      'Packets dropped while dials to the node backed off.',
     ),
     c('pool.reaped', 'wanfed_pool_reaped_total', 'Connections closed by the idle reaper.'),
     c(

@@ -13,8 +13,8 @@
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import type { TlsCredentials } from '../alpn/tls-options.ts'
-import { FederationRoutes } from '../gateway/federation-routes.ts'
 import { FederationStateReplicator } from '../locator/federation/replicator.ts'
+import { FederationRoutes } from '../locator/federation/routes.ts'
 import {
   FederationGatewayLocator,
   FederationStateClient,

@@ -36,8 +36,6 @@ export type {
   GatewayUpstreamErrorMessage,
 } from './diagnostics.ts'
 export { GATEWAY_DIAGNOSTICS_CHANNELS } from './diagnostics.ts'
-export type { FederationRoutesOptions } from './federation-routes.ts'
-export { FederationRoutes } from './federation-routes.ts'
 export type {
   GatewayRejectInfo,
   GatewayRejectReason,

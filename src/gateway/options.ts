@@ -1,9 +1,9 @@
 import { InvalidArgumentError } from '../errors.ts'
 import { type Clock, systemClock } from '../internal/clock.ts'
 import { optionalNumber } from '../internal/validate.ts'
+import { FederationRoutes } from '../locator/federation/routes.ts'
 import type { FederationStateStore } from '../locator/federation/store.ts'
 import type { GatewayLocator } from '../locator/types.ts'
-import { FederationRoutes } from './federation-routes.ts'
 import {
   checkDatacenter,
   normalizeDomain,

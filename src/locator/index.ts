@@ -90,8 +90,8 @@ export {
   REPLICATION_MIN_BACKOFF_MS,
   REPLICATION_RATE,
 } from './federation/replicator.ts'
-export type { FederationRouteLocatorOptions } from './federation/route-locator.ts'
-export { FederationRouteLocator } from './federation/route-locator.ts'
+export type { FederationRoutesOptions } from './federation/routes.ts'
+export { FederationRoutes } from './federation/routes.ts'
 export type { FederationStateClientOptions } from './federation/rpc-client.ts'
 export { DEFAULT_RPC_TIMEOUT_MS, FederationStateClient } from './federation/rpc-client.ts'
 export { ALPN_FEDERATION_STATE } from './federation/rpc-protocol.ts'

@@ -146,17 +146,18 @@ describe('admin endpoint: federation-state debug APIs', () => {
     s.upsert(FULL)
     s.upsert(state('DC1'))
     const list = await getJson(port, '/v1/internal/federation-states')
-    expect(list.headers['x-consul-index']).toBe('2')
+    // The first write takes index 2 (a reader blocked at an empty store's 1 must see it).
+    expect(list.headers['x-consul-index']).toBe('3')
     // Ordered by lowercased datacenter; a state without gateways has no MeshGateways field.
     expect(list.body).toEqual([
       {
         Datacenter: 'DC1',
         UpdatedAt: '0001-01-01T00:00:00Z',
-        PrimaryModifyIndex: 2,
-        CreateIndex: 2,
-        ModifyIndex: 2,
+        PrimaryModifyIndex: 3,
+        CreateIndex: 3,
+        ModifyIndex: 3,
       },
-      fullJson(1),
+      fullJson(2),
     ])
   })
 
@@ -165,10 +166,10 @@ describe('admin endpoint: federation-state debug APIs', () => {
     s.upsert(FULL)
     const { port } = await admin({ datacenter: 'dc1', federationStates: s })
     const got = await getJson(port, '/v1/internal/federation-state/DC2')
-    expect(got.headers['x-consul-index']).toBe('1')
+    expect(got.headers['x-consul-index']).toBe('2')
     expect(got.body).toEqual({
-      State: fullJson(1),
-      Index: 1,
+      State: fullJson(2),
+      Index: 2,
       LastContact: 0,
       KnownLeader: true,
       ConsistencyLevel: 'default',
@@ -178,7 +179,7 @@ describe('admin endpoint: federation-state debug APIs', () => {
     })
     const missing = await http(port, '/v1/internal/federation-state/dc9')
     expect(missing.status).toBe(404)
-    expect(missing.headers['x-consul-index']).toBe('1')
+    expect(missing.headers['x-consul-index']).toBe('2')
     const noName = await http(port, '/v1/internal/federation-state/')
     expect(noName).toMatchObject({ status: 400, body: 'Missing datacenter name' })
     const badEncoding = await http(port, '/v1/internal/federation-state/%E0%A4%A')
@@ -194,9 +195,9 @@ describe('admin endpoint: federation-state debug APIs', () => {
     s.upsert(state('dc3', gateway({ name: 'gw3', lan: '10.0.3.1' })))
     const { port } = await admin({ federationStates: s })
     const { body, headers } = await getJson(port, '/v1/internal/federation-states/mesh-gateways')
-    expect(headers['x-consul-index']).toBe('3')
+    expect(headers['x-consul-index']).toBe('4')
     expect(Object.keys(body as object)).toEqual(['dc2', 'dc3'])
-    expect((body as Record<string, unknown>)['dc2']).toEqual(fullJson(1).MeshGateways)
+    expect((body as Record<string, unknown>)['dc2']).toEqual(fullJson(2).MeshGateways)
     const gw3 = (body as Record<string, { Service: { Port: number }; Node: { Node: string } }[]>)[
       'dc3'
     ]
@@ -208,22 +209,22 @@ describe('admin endpoint: federation-state debug APIs', () => {
     s.upsert(state('dc1'))
     const { port, server } = await admin({ federationStates: s })
     const t0 = Date.now()
-    const timedOut = await http(port, '/v1/internal/federation-states?index=1&wait=200ms')
+    const timedOut = await http(port, '/v1/internal/federation-states?index=2&wait=200ms')
     expect(Date.now() - t0).toBeGreaterThanOrEqual(190)
-    expect(timedOut.headers['x-consul-index']).toBe('1')
+    expect(timedOut.headers['x-consul-index']).toBe('2')
 
-    const pending = http(port, '/v1/internal/federation-state/dc2?index=1&wait=30s')
-    const pendingList = http(port, '/v1/internal/federation-states/mesh-gateways?index=1&wait=1m')
+    const pending = http(port, '/v1/internal/federation-state/dc2?index=2&wait=30s')
+    const pendingList = http(port, '/v1/internal/federation-states/mesh-gateways?index=2&wait=1m')
     await until(() => server.endpoint.stats().blocking === 2, 'two blocking queries')
     s.upsert(FULL)
     const [got, list] = await Promise.all([pending, pendingList])
     expect(got.status).toBe(200)
-    expect(got.headers['x-consul-index']).toBe('2')
+    expect(got.headers['x-consul-index']).toBe('3')
     expect(JSON.parse(got.body).State.Datacenter).toBe('dc2')
     expect(Object.keys(JSON.parse(list.body))).toEqual(['dc2'])
     // An index already passed answers at once.
-    const now = await http(port, '/v1/internal/federation-states?index=1&wait=10m')
-    expect(now.headers['x-consul-index']).toBe('2')
+    const now = await http(port, '/v1/internal/federation-states?index=2&wait=10m')
+    expect(now.headers['x-consul-index']).toBe('3')
   })
 
   it("answers Consul's 400s for bad query parameters, and 500 for another datacenter", async () => {
@@ -421,7 +422,7 @@ describe('admin endpoint: status, health, metrics', () => {
     expect(status['locators']?.['federation']).toEqual(
       JSON.parse(JSON.stringify({ decision: c.locator.decision(), stats: c.locator.stats() })),
     )
-    expect(status['stores']?.['federation-states']).toMatchObject({ index: 1, states: 1 })
+    expect(status['stores']?.['federation-states']).toMatchObject({ index: 2, states: 1 })
   })
 
   it('/health is 200 while every transport, server and gateway listens, 503 naming the one that does not', async () => {
@@ -539,7 +540,7 @@ describe('admin endpoint: mounting and closing', () => {
     const port = (server.address() as { port: number }).port
     expect((await http(port, '/app')).body).toBe('mine')
     expect((await getJson(port, '/v1/internal/federation-states')).body).toHaveLength(1)
-    const blocked = http(port, '/v1/internal/federation-states?index=1&wait=5m')
+    const blocked = http(port, '/v1/internal/federation-states?index=2&wait=5m')
     await until(() => endpoint.stats().blocking === 1, 'a blocking query')
     await endpoint.close()
     // Closing ends the blocking query at once, and later requests are refused.

@@ -3,7 +3,7 @@ import { AlpnServer } from '../../src/alpn/server.ts'
 import { InvalidArgumentError } from '../../src/errors.ts'
 import { MeshGateway } from '../../src/gateway/mesh-gateway.ts'
 import { FederationControlPlane } from '../../src/locator/federation/control-plane.ts'
-import type { FederationRouteLocator } from '../../src/locator/federation/route-locator.ts'
+import type { FederationRoutes } from '../../src/locator/federation/routes.ts'
 import { FederationStateClient } from '../../src/locator/federation/rpc-client.ts'
 import { StaticGatewayLocator } from '../../src/locator/static.ts'
 import { gateway } from '../helpers/federation.ts'
@@ -33,7 +33,7 @@ async function alpnServer(identity: string) {
 
 /** A gateway whose remote routes come from a control plane's federation states (set later). */
 async function meshGateway(datacenter: string, servers: Record<string, string>) {
-  let routes: FederationRouteLocator | undefined
+  let routes: FederationRoutes | undefined
   const gw = new MeshGateway({
     datacenter,
     servers,
@@ -45,7 +45,7 @@ async function meshGateway(datacenter: string, servers: Record<string, string>) 
   cleanups.push(() => gw.close())
   return {
     port,
-    use(r: FederationRouteLocator) {
+    use(r: FederationRoutes) {
       routes = r
     },
   }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { AlpnServer } from '../../src/alpn/server.ts'
 import { MeshGateway } from '../../src/gateway/mesh-gateway.ts'
-import { FederationRouteLocator } from '../../src/locator/federation/route-locator.ts'
+import { FederationRoutes } from '../../src/locator/federation/routes.ts'
 import { FederationStateClient } from '../../src/locator/federation/rpc-client.ts'
 import { FederationStateService } from '../../src/locator/federation/rpc-service.ts'
 import { FederationStateStore } from '../../src/locator/federation/store.ts'
@@ -39,7 +39,7 @@ async function server(identity: string, datacenter: string) {
 async function meshGateway(
   datacenter: string,
   servers: Record<string, string>,
-  locator?: FederationRouteLocator,
+  locator?: FederationRoutes,
 ) {
   const gw = new MeshGateway({
     datacenter,
@@ -68,13 +68,13 @@ async function ask(via: number, datacenter: string): Promise<string> {
   }
 }
 
-describe('MeshGateway routed by federation states (FederationRouteLocator)', () => {
+describe('MeshGateway routed by federation states (FederationRoutes)', () => {
   it('a DC becomes reachable through the gateway as soon as its state is stored, and unreachable when its gateways are critical', async () => {
     const gw1 = await meshGateway('dc1', { bob: await server('bob', 'dc1') })
     const gw3 = await meshGateway('dc3', { bonnie: await server('bonnie', 'dc3') })
     const states = new FederationStateStore({ clock })
     cleanups.push(() => states.close())
-    const routes = new FederationRouteLocator({ store: states, clock })
+    const routes = new FederationRoutes({ store: states, datacenter: 'dc2', clock })
     const gw2 = await meshGateway('dc2', {}, routes)
 
     await expect(ask(gw2, 'dc1')).rejects.toThrow()

@@ -1,7 +1,10 @@
 /** FederationRoutes: which gateway a MeshGateway picks for a remote DC from federation states. */
 import { describe, expect, it } from 'vitest'
-import { FederationRoutes } from '../../src/gateway/index.ts'
-import { FederationStateStore, StaticGatewayLocator } from '../../src/locator/index.ts'
+import {
+  FederationRoutes,
+  FederationStateStore,
+  StaticGatewayLocator,
+} from '../../src/locator/index.ts'
 import { VirtualClock } from '../helpers/clock.ts'
 import { gateway, state } from '../helpers/federation.ts'
 

@@ -29,6 +29,13 @@ const publicNames: Record<string, string[]> = {
   gateway: ['MeshGateway', 'renderHaproxyConfig', 'renderNginxConfig'],
   certs: ['createCertificateAuthority', 'createServerCertificate'],
   admin: ['createAdminServer', 'AdminEndpoint', 'AdminServer'],
+  memberlist: [
+    'Memberlist',
+    'DefaultLANConfig',
+    'DefaultWANConfig',
+    'DefaultLocalConfig',
+    'Keyring',
+  ],
   testing: ['transportConformance'],
 }
 

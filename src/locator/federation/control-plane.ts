@@ -7,7 +7,7 @@ import { FederationGatewayLocator } from './gateway-locator.ts'
 import { PrimaryGatewayDiscovery } from './primary-gateway-discovery.ts'
 import { FederationStatePruner } from './pruner.ts'
 import { FederationStateReplicator } from './replicator.ts'
-import { FederationRouteLocator } from './route-locator.ts'
+import { FederationRoutes } from './routes.ts'
 import { FederationStateClient } from './rpc-client.ts'
 import { FederationStateService } from './rpc-service.ts'
 import { FederationStateStore } from './store.ts'
@@ -49,7 +49,7 @@ export interface FederationControlPlaneOptions {
 /**
  * Everything one node needs for federation states, wired as Consul wires it: the store (persisted
  * when `path` is given), the federation-state service on `server`, the
- * {@link FederationGatewayLocator} for this node's own traffic, a {@link FederationRouteLocator}
+ * {@link FederationGatewayLocator} for this node's own traffic, a {@link FederationRoutes}
  * for a `MeshGateway`, and, as the role requires, replication from the primary and discovery of
  * its gateways (secondary), anti-entropy of this DC's gateways (both), pruning (primary). The
  * secondary's client to the primary picks its gateway with the locator, so the primary is reached
@@ -58,7 +58,7 @@ export interface FederationControlPlaneOptions {
 export class FederationControlPlane {
   readonly store: FederationStateStore
   readonly locator: FederationGatewayLocator
-  readonly routes: FederationRouteLocator
+  readonly routes: FederationRoutes
   readonly service: FederationStateService | undefined
   readonly client: FederationStateClient | undefined
   readonly replicator: FederationStateReplicator | undefined
@@ -81,7 +81,7 @@ export class FederationControlPlane {
       ...(t.locatorRefreshRate === undefined ? {} : { refreshRate: t.locatorRefreshRate }),
       ...clock,
     })
-    this.routes = new FederationRouteLocator({ store, ...clock })
+    this.routes = new FederationRoutes({ store, datacenter: o.datacenter, ...clock })
     this.client = isPrimary
       ? undefined
       : new FederationStateClient({

@@ -1,11 +1,11 @@
-import { InvalidArgumentError } from '../errors.ts'
-import type { BackoffOptions } from '../internal/backoff.ts'
-import { type Clock, systemClock } from '../internal/clock.ts'
-import { renderGatewayAddresses } from '../locator/federation/gateway-addresses.ts'
-import type { FederationState } from '../locator/federation/state.ts'
-import type { FederationStateStore } from '../locator/federation/store.ts'
-import { type GatewayHealth, GatewayHealthTracker } from '../locator/gateway-health.ts'
-import type { GatewayLocator } from '../locator/types.ts'
+import { InvalidArgumentError } from '../../errors.ts'
+import type { BackoffOptions } from '../../internal/backoff.ts'
+import { type Clock, systemClock } from '../../internal/clock.ts'
+import { type GatewayHealth, GatewayHealthTracker } from '../gateway-health.ts'
+import type { GatewayLocator } from '../types.ts'
+import { renderGatewayAddresses } from './gateway-addresses.ts'
+import type { FederationState } from './state.ts'
+import type { FederationStateStore } from './store.ts'
 
 export interface FederationRoutesOptions {
   /** The federation states this gateway routes by: the primary's, or a copy replicated from it. */
