@@ -13,7 +13,9 @@ import { AlpnServer } from '../../src/alpn/index.ts'
 import { MeshGateway } from '../../src/gateway/index.ts'
 import type { MeshGatewayInput } from '../../src/locator/federation/validate.ts'
 import { FederationControlPlane, StaticGatewayLocator } from '../../src/locator/index.ts'
+import { DefaultWANConfig, Memberlist } from '../../src/memberlist/index.ts'
 import { expectNoLeakedHandles, handleCounts } from '../../src/testing/handles.ts'
+import { splitNodeName } from '../../src/transport/index.ts'
 import { NetTransport } from '../../src/transport/net-transport.ts'
 import { WanfedTransport } from '../../src/transport/wanfed-transport.ts'
 import { DelayRelay } from './delay-relay.ts'
@@ -110,6 +112,11 @@ let node:
   | undefined
 let gateway: MeshGateway | undefined
 let plane: FederationControlPlane | undefined
+let gossip: Memberlist | undefined
+/** Membership events seen by this node's memberlist: what happened to whom, and when. */
+const memberEvents: { type: string; node: string; at: number }[] = []
+/** Probe round trips memberlist measured (its ping delegate), by peer. */
+const probeRtts: { node: string; rttMs: number }[] = []
 let nodeTls: TlsPem | undefined
 const relays = new Map<string, DelayRelay>()
 /** Flow packets received: sequence number, send time (the sender's Date.now()) and arrival time. */
@@ -179,6 +186,45 @@ function onPacket(buf: Buffer): void {
   }
 }
 
+/** Every stream echoes what it reads: round trips and cut streams are measured by the dialler. */
+function echo(s: Duplex): void {
+  s.on('error', () => {})
+  s.pipe(s)
+}
+
+/**
+ * A memberlist on this node's WanfedTransport, as Consul's WAN pool: WAN timings made quicker for
+ * tests, node names `<node>.<dc>` required, no stream pings across datacenters.
+ */
+async function startGossip(probeTimeoutMs: number): Promise<null> {
+  if (node === undefined) throw new Error('not a node')
+  // memberlist owns the transport's streams from now on.
+  node.transport.off('stream', echo)
+  const local = splitNodeName(node.name).datacenter
+  gossip = await Memberlist.create({
+    ...DefaultWANConfig(),
+    name: node.name,
+    transport: node.transport,
+    probeIntervalMs: 500,
+    probeTimeoutMs,
+    gossipIntervalMs: 100,
+    pushPullIntervalMs: 5_000,
+    suspicionMult: 2,
+    suspicionMaxTimeoutMult: 2,
+    tcpTimeoutMs: 5_000,
+    requireNodeNames: true,
+    disableTcpPingsForNode: (name: string) => splitNodeName(name).datacenter !== local,
+    ping: {
+      ackPayload: () => new Uint8Array(0),
+      notifyPingComplete: (other, rttMs) => probeRtts.push({ node: other.name, rttMs }),
+    },
+  })
+  for (const type of ['join', 'suspect', 'dead', 'alive'] as const) {
+    gossip.on(type, (n) => memberEvents.push({ type, node: n.name, at: Date.now() }))
+  }
+  return null
+}
+
 async function startNode(c: NodeConfig): Promise<{ addr: string; serverAddr: string }> {
   const inner = new NetTransport({ bindAddrs: [c.ip], bindPort: NODE_PORT })
   const server = new AlpnServer({ tls: c.tls, closeGraceMs: 200, maxConnsPerClient: 0 })
@@ -197,11 +243,7 @@ async function startNode(c: NodeConfig): Promise<{ addr: string; serverAddr: str
     handshakeTimeoutMs: 4_000,
   }).attach(server)
   transport.on('packet', (p) => onPacket(p.buf))
-  // Every stream echoes what it reads: round trips and cut streams are measured by the dialler.
-  transport.on('stream', (s) => {
-    s.on('error', () => {})
-    s.pipe(s)
-  })
+  transport.on('stream', echo)
   transport.on('error', () => {})
   await server.listen({ host: c.ip, port: SERVER_PORT })
   await transport.listen()
@@ -399,6 +441,7 @@ interface Request {
   flow?: string
   stream?: number
   baseline?: [string, number][]
+  peers?: string[]
 }
 
 type Handler = (m: Request) => unknown
@@ -475,6 +518,24 @@ const ops: Record<string, Handler> = {
       pick: plane.locator.pickGateway(m.text as string) ?? null,
     }
   },
+  gossip: (m) => startGossip(m.timeoutMs ?? 1_000),
+  gossipJoin: (m) => {
+    if (gossip === undefined) throw new Error('no memberlist')
+    return gossip.join(m.peers ?? [])
+  },
+  /** The memberlist's members, counters, events and probe round trips so far (the last two drained). */
+  gossipView: () => {
+    if (gossip === undefined) throw new Error('no memberlist')
+    return {
+      members: gossip
+        .members()
+        .map((n) => n.name)
+        .sort(),
+      stats: gossip.stats(),
+      events: memberEvents.splice(0),
+      rtts: probeRtts.splice(0),
+    }
+  },
   /** Watched handle kinds and their counts now. */
   handles: () => [...handleCounts()],
   /** Waits until no watched handle kind exceeds the baseline (from `handles`); throws naming the surplus. */
@@ -496,6 +557,7 @@ const ops: Record<string, Handler> = {
       clearInterval(s.timer)
       s.stream.destroy()
     }
+    await gossip?.close()
     await plane?.close()
     await node?.transport.close()
     await node?.server.close()
