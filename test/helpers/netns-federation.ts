@@ -49,6 +49,8 @@ export interface FederationOptions {
   relay?: { delayMs: number; jitterMs: number }
   /** Nodes and gateways pick the first healthy gateway, so a test knows which one carries traffic. */
   firstHealthy?: boolean
+  /** Nodes' pooled packet connections idle this long are closed. Default 1,000 ms. */
+  poolIdleTimeoutMs?: number
 }
 
 /**
@@ -159,6 +161,9 @@ export async function startFederation(
               tls: { ca: ca.cert, ...leaf },
               gateways: local,
               firstHealthy: options.firstHealthy ?? false,
+              ...(options.poolIdleTimeoutMs === undefined
+                ? {}
+                : { poolIdleTimeoutMs: options.poolIdleTimeoutMs }),
             }
             const child = await spawnIn(dc.ns)
             const { addr } = await child.request<{ addr: string }>('node', { config })

@@ -37,6 +37,8 @@ export interface NodeConfig {
   gateways: Record<string, string[]>
   /** Always pick the first healthy gateway, so a test knows which one carries the traffic. */
   firstHealthy?: boolean
+  /** Pooled packet connections idle this long are closed. Default here 1,000 ms (the library's: 120 s). */
+  poolIdleTimeoutMs?: number
 }
 
 /** Federation states on a node: its store, service, locator and (in a secondary) replication. */
@@ -234,9 +236,9 @@ async function startNode(c: NodeConfig): Promise<{ addr: string; serverAddr: str
     datacenter: c.name.slice(c.name.lastIndexOf('.') + 1),
     locator: gateways,
     tls: c.tls,
-    // Idle pooled connections go within about a second, so a test can see every handle come
-    // back once traffic stops.
-    pool: { idleTimeoutMs: 1_000, reapIntervalMs: 250 },
+    // Idle pooled connections go within about a second by default, so a test can see every
+    // handle come back once traffic stops.
+    pool: { idleTimeoutMs: c.poolIdleTimeoutMs ?? 1_000, reapIntervalMs: 250 },
     // Shorter than the library's defaults to keep tests quick, in the same order: a gateway gives
     // up on a remote gateway (connect or answer) well before the node gives up on its handshake.
     connectTimeoutMs: 2_000,
