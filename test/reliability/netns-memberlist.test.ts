@@ -137,7 +137,8 @@ describe('memberlist gossip across isolated datacenters over an emulated WAN', (
       for (const name of others) {
         for (const e of (await view(name)).events) {
           if (e.node !== 'betty.dc2') continue
-          const s = (seen[name] ??= {})
+          const s = seen[name] ?? {}
+          seen[name] = s
           if (e.type === 'suspect') s.suspect ??= e.at - killAt
           if (e.type === 'dead') s.dead ??= e.at - killAt
         }
