@@ -44,11 +44,12 @@ describe('errors', () => {
     expect(new errors.InvalidArgumentError('x', { remote: true }).remote).toBe(true)
   })
 
-  it('docs/errors.md documents every code', () => {
+  it('docs/errors.md documents every code in one row of one table, and no code that does not exist', () => {
     const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8')
-    for (const [, Cls] of classes) {
-      const { code } = new Cls('x')
-      expect(doc, code).toContain(`\`${code}\``)
-    }
+    expect(doc.match(/^\| code /gm), 'one table of codes').toHaveLength(1)
+    const rows = [...doc.matchAll(/^\| `(WANFED_ERR_[A-Z_]+)`/gm)].map((m) => m[1])
+    const codes = classes.map(([, Cls]) => new Cls('x').code)
+    for (const code of codes) expect(rows.filter((r) => r === code), code).toHaveLength(1)
+    expect(new Set(rows)).toEqual(new Set(codes))
   })
 })
