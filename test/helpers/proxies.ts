@@ -1,24 +1,16 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { hasCommand } from './commands.ts'
 import { closedPort } from './net.ts'
 
-function has(cmd: string, args: string[]): boolean {
-  try {
-    execFileSync(cmd, args, { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
-
 /** HAProxy is on this machine (CI installs it with apt-get). */
-export const hasHaproxy = has('haproxy', ['-v'])
+export const hasHaproxy = hasCommand('haproxy', ['-v'])
 /** nginx with the stream module is on this machine (CI installs nginx-light and libnginx-mod-stream). */
-export const hasNginx = has('nginx', ['-v'])
+export const hasNginx = hasCommand('nginx', ['-v'])
 
 export interface RunningProxy {
   port: number

@@ -1,20 +1,12 @@
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process'
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { promisify } from 'node:util'
+import { hasCommand } from '../helpers/commands.ts'
 import { freePort } from '../helpers/proxies.ts'
 
 const run = promisify(execFile)
 
-function has(cmd: string, args: string[]): boolean {
-  try {
-    execFileSync(cmd, args, { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
-
 /** Debian's `serf` (Go memberlist inside) is on this machine; CI installs it. */
-export const hasSerf = has('serf', ['version'])
+export const hasSerf = hasCommand('serf', ['version'])
 
 export interface SerfMember {
   name: string
