@@ -1,12 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ClosedError, InvalidArgumentError, isWanfedError } from '../errors.ts'
 import { debug } from '../internal/debug.ts'
-import type {
-  BlockingQueryOptions,
-  FederationStateStore,
-  GetResult,
-  ListMeshGatewaysResult,
-  ListResult,
+import {
+  type BlockingQueryOptions,
+  type FederationStateStore,
+  type GetResult,
+  type ListMeshGatewaysResult,
+  type ListResult,
+  toConsulCheckServiceNodeJson,
+  toConsulFederationStateJson,
 } from '../locator/index.ts'
 import {
   type AdminComponents,
@@ -15,7 +17,6 @@ import {
   type LocatorSource,
   type StatsSource,
 } from './components.ts'
-import { federationStateJson, meshGatewayJson } from './federation-json.ts'
 import { type ComponentKind, familiesOf } from './metrics.ts'
 import { type MetricFamily, PROMETHEUS_CONTENT_TYPE, renderExposition } from './prometheus.ts'
 import { type BlockingParams, parseBlockingParams } from './query.ts'
@@ -298,11 +299,16 @@ export class AdminEndpoint {
     if (res.destroyed) return
     setConsulMeta(res, result.index)
     if (route === 'states') {
-      this.#json(res, 200, (result as ListResult).states.map(federationStateJson), params.pretty)
+      this.#json(
+        res,
+        200,
+        (result as ListResult).states.map(toConsulFederationStateJson),
+        params.pretty,
+      )
     } else if (route === 'mesh-gateways') {
       const byDc = (result as ListMeshGatewaysResult).gateways
       const body: Record<string, unknown[]> = {}
-      for (const [dc, gws] of Object.entries(byDc)) body[dc] = gws.map(meshGatewayJson)
+      for (const [dc, gws] of Object.entries(byDc)) body[dc] = gws.map(toConsulCheckServiceNodeJson)
       this.#json(res, 200, body, params.pretty)
     } else {
       const { state, index } = result as GetResult
@@ -314,7 +320,7 @@ export class AdminEndpoint {
       this.#json(
         res,
         200,
-        { State: federationStateJson(state), ...queryMetaJson(index) },
+        { State: toConsulFederationStateJson(state), ...queryMetaJson(index) },
         params.pretty,
       )
     }

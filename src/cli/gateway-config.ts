@@ -166,6 +166,8 @@ export const CONFIG_KEYS = [
   'closeGraceMs',
   'statusIntervalMs',
 ] as const
+/** One of {@link CONFIG_KEYS}. */
+export type ConfigKey = (typeof CONFIG_KEYS)[number]
 
 /** Minimum of each time setting: the hello and connect timeouts must be positive, 0 disables the rest. */
 const MS_MIN = {

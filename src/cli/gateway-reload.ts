@@ -10,6 +10,8 @@ import { type ServerRegistry, toServerRegistry } from '../gateway/index.ts'
 import { StaticGatewayLocator } from '../locator/index.ts'
 import { CommandError } from './args.ts'
 import {
+  CONFIG_KEYS,
+  type ConfigKey,
   type GatewayConfig,
   type GatewaySettings,
   readGatewayConfig,
@@ -26,16 +28,21 @@ export interface ReloadSource {
 
 /** What a reload cannot change on a running gateway: routes depend on them. */
 const FIXED_ON_RELOAD = ['datacenter', 'domain'] as const
-/** What a reload reads but applies only on restart (the listener and the gateway's options). */
-const RESTART_ONLY = [
-  'listen',
-  'helloTimeoutMs',
-  'connectTimeoutMs',
-  'idleTimeoutMs',
-  'maxConnections',
-  'closeGraceMs',
-  'statusIntervalMs',
-] as const
+/** What a reload swaps in for new connections ({@link LiveRoutes}). */
+const LIVE_ON_RELOAD = ['servers', 'remoteGateways'] as const
+type RestartOnlyKey = Exclude<
+  ConfigKey,
+  (typeof FIXED_ON_RELOAD)[number] | (typeof LIVE_ON_RELOAD)[number]
+>
+/**
+ * What a reload reads but applies only on restart (the listener and the gateway's options): every
+ * other config key, so a key added to the file is restart-only until it is made live.
+ */
+const RESTART_ONLY = CONFIG_KEYS.filter(
+  (key): key is RestartOnlyKey =>
+    !(FIXED_ON_RELOAD as readonly string[]).includes(key) &&
+    !(LIVE_ON_RELOAD as readonly string[]).includes(key),
+)
 
 export class LiveRoutes {
   #servers: ServerRegistry

@@ -3,6 +3,7 @@ import { ConnectTimeoutError, SocketError } from '../errors.ts'
 import { parseHostPort } from '../internal/address.ts'
 import type { Clock } from '../internal/clock.ts'
 import { debug } from '../internal/debug.ts'
+import { waitForSocketEvent } from '../internal/socket-event.ts'
 import type { GatewayLocator } from '../locator/types.ts'
 import { type GatewayConn, helloBytes, type Routed } from './connection.ts'
 import type { ServerRegistry } from './routes.ts'
@@ -144,42 +145,31 @@ export class UpstreamConnector {
   }
 
   /** One TCP connect upstream; the attempt is `conn.upstream` so a reject can cancel it. */
-  #dial(conn: GatewayConn, address: string): Promise<Socket> {
+  async #dial(conn: GatewayConn, address: string): Promise<Socket> {
     const { host, port } = parseHostPort(address, 'upstream address')
-    const clock = this.#s.clock
     const ms = this.#s.connectTimeoutMs
-    return new Promise((resolve, reject) => {
-      // allowHalfOpen: the server's FIN must reach the client as a FIN, not close both ways.
-      const socket = netConnect({ host, port, noDelay: true, keepAlive: true, allowHalfOpen: true })
-      conn.upstream = socket
-      socket.on('error', (err) =>
-        debug('gateway upstream %s error: %s', address, (err as Error).message),
-      )
-      const timer = clock.setTimeout(
-        () => done(new ConnectTimeoutError(`connect to ${address} timed out after ${ms} ms`)),
+    // allowHalfOpen: the server's FIN must reach the client as a FIN, not close both ways.
+    const socket = netConnect({ host, port, noDelay: true, keepAlive: true, allowHalfOpen: true })
+    conn.upstream = socket
+    socket.on('error', (err) =>
+      debug('gateway upstream %s error: %s', address, (err as Error).message),
+    )
+    return await this.#settle(
+      conn,
+      socket,
+      waitForSocketEvent<Socket>(
+        socket,
+        {
+          connect: () => socket,
+          error: (err: Error) =>
+            new SocketError(`connect to ${address} failed: ${err.message}`, { cause: err }),
+          close: () => new SocketError(`connect to ${address} was cancelled`),
+        },
+        this.#s.clock,
         ms,
-      )
-      const onConnect = () => done()
-      const onError = (err: Error) =>
-        done(new SocketError(`connect to ${address} failed: ${err.message}`, { cause: err }))
-      const onClose = () => done(new SocketError(`connect to ${address} was cancelled`))
-      const done = (err?: Error) => {
-        clock.clearTimeout(timer)
-        socket.off('connect', onConnect)
-        socket.off('error', onError)
-        socket.off('close', onClose)
-        if (err === undefined) {
-          resolve(socket)
-          return
-        }
-        if (conn.upstream === socket) conn.upstream = undefined
-        socket.destroy()
-        reject(err)
-      }
-      socket.once('connect', onConnect)
-      socket.once('error', onError)
-      socket.once('close', onClose)
-    })
+        () => new ConnectTimeoutError(`connect to ${address} timed out after ${ms} ms`),
+      ),
+    )
   }
 
   /**
@@ -187,45 +177,37 @@ export class UpstreamConnector {
    * and then says nothing (a wedged process, a balancer in front of a dead proxy) is a failed
    * gateway, not a healthy one. The socket is left paused with the first chunk returned.
    */
-  #answer(conn: GatewayConn, socket: Socket, address: string): Promise<Buffer> {
-    const clock = this.#s.clock
+  async #answer(conn: GatewayConn, socket: Socket, address: string): Promise<Buffer> {
     const ms = this.#s.answerTimeoutMs
-    return new Promise((resolve, reject) => {
-      const timer = clock.setTimeout(
-        () => done(undefined, new ConnectTimeoutError(`${address} did not answer within ${ms} ms`)),
-        ms,
-      )
-      const onData = (chunk: Buffer) => {
-        socket.pause()
-        done(chunk)
-      }
-      const onEnd = () => done(undefined, new SocketError(`${address} closed without answering`))
-      const onError = (err: Error) =>
-        done(
-          undefined,
+    const answered = waitForSocketEvent<Buffer>(
+      socket,
+      {
+        data: (chunk: Buffer) => {
+          socket.pause()
+          return chunk
+        },
+        end: () => new SocketError(`${address} closed without answering`),
+        error: (err: Error) =>
           new SocketError(`${address} failed before answering: ${err.message}`, { cause: err }),
-        )
-      const onClose = () => done(undefined, new SocketError(`${address} closed without answering`))
-      const done = (chunk: Buffer | undefined, err?: Error) => {
-        clock.clearTimeout(timer)
-        socket.off('data', onData)
-        socket.off('end', onEnd)
-        socket.off('error', onError)
-        socket.off('close', onClose)
-        if (chunk !== undefined) {
-          resolve(chunk)
-          return
-        }
-        if (conn.upstream === socket) conn.upstream = undefined
-        socket.destroy()
-        reject(err)
-      }
-      socket.once('data', onData)
-      socket.once('end', onEnd)
-      socket.once('error', onError)
-      socket.once('close', onClose)
-      socket.write(helloBytes(conn))
-    })
+        close: () => new SocketError(`${address} closed without answering`),
+      },
+      this.#s.clock,
+      ms,
+      () => new ConnectTimeoutError(`${address} did not answer within ${ms} ms`),
+    )
+    socket.write(helloBytes(conn))
+    return await this.#settle(conn, socket, answered)
+  }
+
+  /** A failed wait upstream ends the attempt: the socket is destroyed and no longer the conn's. */
+  async #settle<T>(conn: GatewayConn, socket: Socket, waiting: Promise<T>): Promise<T> {
+    try {
+      return await waiting
+    } catch (err) {
+      if (conn.upstream === socket) conn.upstream = undefined
+      socket.destroy()
+      throw err
+    }
   }
 
   #report(

@@ -1,24 +1,16 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { hasCommand, spawnCollected } from './commands.ts'
 import { closedPort } from './net.ts'
 
-function has(cmd: string, args: string[]): boolean {
-  try {
-    execFileSync(cmd, args, { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
-
 /** HAProxy is on this machine (CI installs it with apt-get). */
-export const hasHaproxy = has('haproxy', ['-v'])
+export const hasHaproxy = hasCommand('haproxy', ['-v'])
 /** nginx with the stream module is on this machine (CI installs nginx-light and libnginx-mod-stream). */
-export const hasNginx = has('nginx', ['-v'])
+export const hasNginx = hasCommand('nginx', ['-v'])
 
 export interface RunningProxy {
   port: number
@@ -58,15 +50,7 @@ async function run(
 ): Promise<RunningProxy> {
   const dir = mkdtempSync(join(tmpdir(), `wanfed-${cmd}-`))
   writeFileSync(join(dir, 'gateway.conf'), config(dir))
-  const child = spawn(cmd, args(dir), { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString()
-  })
-  child.stderr?.on('data', (d: Buffer) => {
-    out += d.toString()
-  })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const { child, output, exited } = spawnCollected(cmd, args(dir))
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
     const grace = new AbortController()
@@ -77,18 +61,18 @@ async function run(
     rmSync(dir, { recursive: true, force: true })
   }
   try {
-    await waitForPort(port, child, () => out)
+    await waitForPort(port, child, output)
     // The port was free a moment ago, but another test may have taken it since: then something
     // else answered, and the proxy is about to exit on EADDRINUSE. Make sure it is still up.
     await sleep(100)
     if (child.exitCode !== null || child.signalCode !== null) {
-      throw new PortTakenError(`${cmd} exited after start: ${out}`)
+      throw new PortTakenError(`${cmd} exited after start: ${output()}`)
     }
   } catch (err) {
     await stop()
     throw err
   }
-  return { port, address: `127.0.0.1:${port}`, output: () => out, stop }
+  return { port, address: `127.0.0.1:${port}`, output, stop }
 }
 
 class PortTakenError extends Error {}

@@ -6,25 +6,25 @@
  * primary's store only, with no config edit.
  */
 
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import type { TLSSocket } from 'node:tls'
-import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import { ALPN_WAN_GOSSIP_STREAM, AlpnServer, dialViaGateway } from '../../src/alpn/index.ts'
+import { ALPN_WAN_GOSSIP_STREAM, dialViaGateway } from '../../src/alpn/index.ts'
 import { main } from '../../src/cli/main.ts'
-import { MeshGateway } from '../../src/gateway/index.ts'
-import { FederationStateService, FederationStateStore } from '../../src/locator/index.ts'
+import { FederationStateStore } from '../../src/locator/index.ts'
 import { gateway, state } from '../helpers/federation.ts'
+import { federationGateways } from '../helpers/federation-gateways.ts'
 import { caPem, TLS_FIXTURES_DIR, tlsFixture } from '../helpers/fixtures.ts'
 import { getJson, http } from '../helpers/http.ts'
 import { leakGuard } from '../helpers/leaks.ts'
 import { until } from '../helpers/net.ts'
 import { parseStrict } from '../helpers/prometheus.ts'
+import { spawnWanfedChild } from '../helpers/wanfed-child.ts'
 
 const { cleanups } = leakGuard()
-const BIN = fileURLToPath(new URL('../../bin/wanfed.js', import.meta.url))
+const { server, meshGateway } = federationGateways(cleanups)
 const tls = (name: string) => ({ ca: caPem(), ...tlsFixture(name) })
 
 interface Child {
@@ -39,64 +39,13 @@ const STARTUP = /^gateway \S+ listening on \S+:(\d+) /m
 const ADMIN = /^admin endpoint listening on http:\/\/127\.0\.0\.1:(\d+)$/m
 
 async function spawnGateway(argv: string[]): Promise<Child> {
-  const child = spawn(process.execPath, [BIN, 'gateway', ...argv], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL')
-      await once(child, 'exit')
-    }
-  })
-  const out = { stdout: '', stderr: '' }
-  child.stdout?.on('data', (d: Buffer) => {
-    out.stdout += d.toString()
-  })
-  child.stderr?.on('data', (d: Buffer) => {
-    out.stderr += d.toString()
-  })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)))
+  const { child, out, exited } = spawnWanfedChild(['gateway', ...argv], cleanups)
   await until(() => STARTUP.test(out.stdout) || child.exitCode !== null, 'the startup line', 20_000)
   const gw = STARTUP.exec(out.stdout)
   const admin = ADMIN.exec(out.stdout)
   if (gw === null || admin === null)
     throw new Error(`gateway did not start: ${out.stdout}${out.stderr}`)
   return { child, out, exited, gatewayPort: Number(gw[1]), adminPort: Number(admin[1]) }
-}
-
-/** A server whose stream protocol echoes; with a store, the primary's federation-state service too. */
-async function server(identity: 'bob' | 'betty' | 'bonnie', store?: FederationStateStore) {
-  const s = new AlpnServer({ tls: tls(identity), closeGraceMs: 100 })
-  s.handle(ALPN_WAN_GOSSIP_STREAM, (socket) => {
-    socket.on('error', () => {})
-    socket.pipe(socket)
-  })
-  const service =
-    store === undefined
-      ? undefined
-      : new FederationStateService({ store, datacenter: 'dc1', primaryDatacenter: 'dc1' }).attach(s)
-  const { port } = await s.listen({ host: '127.0.0.1', port: 0 })
-  cleanups.push(async () => {
-    await service?.close()
-    await s.close()
-  })
-  return `127.0.0.1:${port}`
-}
-
-async function meshGateway(
-  datacenter: string,
-  servers: Record<string, string>,
-  store?: FederationStateStore,
-) {
-  const gw = new MeshGateway({
-    datacenter,
-    servers,
-    ...(store === undefined ? {} : { federationStates: store }),
-    closeGraceMs: 200,
-  })
-  const { port } = await gw.listen({ host: '127.0.0.1', port: 0 })
-  cleanups.push(() => gw.close())
-  return { gw, port, address: `127.0.0.1:${port}` }
 }
 
 async function echoVia(port: number, dc: string, node: string): Promise<string> {

@@ -31,6 +31,7 @@ import {
 } from '../../src/gateway/options.ts'
 import { caPem, tlsFixture } from '../helpers/fixtures.ts'
 import { expectNoLeakedHandles, handleCounts } from '../helpers/leaks.ts'
+import { spawnWanfedChild } from '../helpers/wanfed-child.ts'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const BIN = join(ROOT, 'bin/wanfed.js')
@@ -651,26 +652,7 @@ interface Child {
 
 /** `bin/wanfed.js <argv>` in a child process; with `started`, resolves once the startup line is out. */
 async function spawnWanfed(argv: string[], started = true): Promise<Child> {
-  const child: ChildProcess = spawn(process.execPath, [BIN, ...argv], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  cleanups.push(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL')
-      await once(child, 'exit')
-    }
-  })
-  const out: Output = { stdout: '', stderr: '' }
-  child.stdout?.on('data', (d: Buffer) => {
-    out.stdout += d.toString()
-  })
-  child.stderr?.on('data', (d: Buffer) => {
-    out.stderr += d.toString()
-  })
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => resolve(code)),
-  )
+  const { child, out, exited } = spawnWanfedChild(argv, cleanups, dir)
   let port = 0
   if (started) {
     await until(

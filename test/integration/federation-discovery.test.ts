@@ -1,14 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { AlpnServer } from '../../src/alpn/server.ts'
 import { MeshGateway } from '../../src/gateway/mesh-gateway.ts'
 import { FederationGatewayLocator } from '../../src/locator/federation/gateway-locator.ts'
 import { PrimaryGatewayDiscovery } from '../../src/locator/federation/primary-gateway-discovery.ts'
-import { FederationStateReplicator } from '../../src/locator/federation/replicator.ts'
 import { FederationStateClient } from '../../src/locator/federation/rpc-client.ts'
-import { FederationStateService } from '../../src/locator/federation/rpc-service.ts'
 import { FederationStateStore } from '../../src/locator/federation/store.ts'
 import { StaticGatewayLocator } from '../../src/locator/static.ts'
 import { gateway, state } from '../helpers/federation.ts'
+import { replicateFromPrimary, servePrimaryStates } from '../helpers/federation-gateways.ts'
 import { caPem, tlsFixture } from '../helpers/fixtures.ts'
 import { leakGuard } from '../helpers/leaks.ts'
 import { closedPort, until } from '../helpers/net.ts'
@@ -17,24 +15,8 @@ const { clock, cleanups } = leakGuard()
 
 async function primary() {
   const store = new FederationStateStore({ clock })
-  const server = new AlpnServer({
-    tls: { ca: caPem(), ...tlsFixture('bob') },
-    closeGraceMs: 100,
-    clock,
-  })
-  const service = new FederationStateService({
-    store,
-    datacenter: 'dc1',
-    primaryDatacenter: 'dc1',
-    clock,
-  }).attach(server)
-  const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
-  cleanups.push(async () => {
-    await service.close()
-    await server.close()
-    await store.close()
-  })
-  return { store, address: `127.0.0.1:${port}` }
+  const { address } = await servePrimaryStates(store, cleanups, clock)
+  return { store, address }
 }
 
 async function meshGateway(
@@ -61,28 +43,15 @@ function secondary(discovered: readonly string[] = []) {
     clock,
   }).start()
   if (discovered.length > 0) locator.refreshPrimaryGatewayFallbackAddresses(discovered)
-  // The client asks the federation locator itself which gateway leads to the primary.
-  const client = new FederationStateClient({
-    datacenter: 'dc1',
-    locator,
-    tls: { ca: caPem(), ...tlsFixture('betty') },
-    handshakeTimeoutMs: 2_000,
-    clock,
-  })
-  const replicator = new FederationStateReplicator({
-    store,
-    source: client,
-    locator,
-    rate: 1000,
-    minBackoffMs: 20,
-    maxBackoffMs: 100,
-    clock,
-  })
   cleanups.push(async () => {
-    await replicator.close()
-    await client.close()
     await locator.close()
     await store.close()
+  })
+  // The client asks the federation locator itself which gateway leads to the primary.
+  const { client, replicator } = replicateFromPrimary(cleanups, clock, {
+    store,
+    locator,
+    route: locator,
   })
   return { store, locator, client, replicator }
 }

@@ -2,18 +2,14 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { AlpnServer } from '../../src/alpn/server.ts'
 import { MeshGateway } from '../../src/gateway/mesh-gateway.ts'
 import { FederationStateAntiEntropy } from '../../src/locator/federation/anti-entropy.ts'
 import { FederationGatewayLocator } from '../../src/locator/federation/gateway-locator.ts'
-import { FederationStateReplicator } from '../../src/locator/federation/replicator.ts'
-import { FederationStateClient } from '../../src/locator/federation/rpc-client.ts'
-import { FederationStateService } from '../../src/locator/federation/rpc-service.ts'
 import { FederationStateStore } from '../../src/locator/federation/store.ts'
 import type { MeshGatewayInput } from '../../src/locator/federation/validate.ts'
 import { StaticGatewayLocator } from '../../src/locator/static.ts'
 import { gateway, state } from '../helpers/federation.ts'
-import { caPem, tlsFixture } from '../helpers/fixtures.ts'
+import { replicateFromPrimary, servePrimaryStates } from '../helpers/federation-gateways.ts'
 import { leakGuard } from '../helpers/leaks.ts'
 import { until } from '../helpers/net.ts'
 
@@ -22,28 +18,7 @@ const { clock, cleanups } = leakGuard()
 /** The primary's server: bob in dc1, serving its store (persisted when `path` is given). */
 async function primaryServer(path: string, port = 0) {
   const store = await FederationStateStore.open({ path, clock })
-  const server = new AlpnServer({
-    tls: { ca: caPem(), ...tlsFixture('bob') },
-    closeGraceMs: 100,
-    clock,
-  })
-  const service = new FederationStateService({
-    store,
-    datacenter: 'dc1',
-    primaryDatacenter: 'dc1',
-    clock,
-  }).attach(server)
-  const addr = await server.listen({ host: '127.0.0.1', port })
-  let stopped = false
-  const stop = async () => {
-    if (stopped) return
-    stopped = true
-    await service.close()
-    await server.close()
-    await store.close()
-  }
-  cleanups.push(stop)
-  return { store, port: addr.port, address: `127.0.0.1:${addr.port}`, stop }
+  return { store, ...(await servePrimaryStates(store, cleanups, clock, port)) }
 }
 
 async function meshGateway(
@@ -83,28 +58,15 @@ async function federation() {
     refreshRate: 1000,
     clock,
   }).start()
-  const client = new FederationStateClient({
-    datacenter: 'dc1',
-    // The route to the primary is the locator's own decision: local gateway first.
-    locator: new StaticGatewayLocator({ dc1: [gw2.address] }),
-    tls: { ca: caPem(), ...tlsFixture('betty') },
-    handshakeTimeoutMs: 2_000,
-    clock,
-  })
-  const replicator = new FederationStateReplicator({
-    store: secondary,
-    source: client,
-    locator,
-    rate: 1000,
-    minBackoffMs: 20,
-    maxBackoffMs: 100,
-    clock,
-  })
   cleanups.push(async () => {
-    await replicator.close()
-    await client.close()
     await locator.close()
     await secondary.close()
+  })
+  const { client, replicator } = replicateFromPrimary(cleanups, clock, {
+    store: secondary,
+    locator,
+    // The route to the primary is the locator's own decision: local gateway first.
+    route: new StaticGatewayLocator({ dc1: [gw2.address] }),
   })
   return {
     get primary() {

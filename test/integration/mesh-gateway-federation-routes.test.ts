@@ -9,64 +9,23 @@
 import { once } from 'node:events'
 import type { TLSSocket } from 'node:tls'
 import { describe, expect, it } from 'vitest'
-import { ALPN_WAN_GOSSIP_STREAM, AlpnServer, dialViaGateway } from '../../src/alpn/index.ts'
-import { MeshGateway } from '../../src/gateway/index.ts'
+import { ALPN_WAN_GOSSIP_STREAM, dialViaGateway } from '../../src/alpn/index.ts'
 import { FederationStateReplicator } from '../../src/locator/federation/replicator.ts'
 import {
   FederationGatewayLocator,
   FederationStateClient,
-  FederationStateService,
   FederationStateStore,
 } from '../../src/locator/index.ts'
 import { gateway, state } from '../helpers/federation.ts'
+import { federationGateways } from '../helpers/federation-gateways.ts'
 import { caPem, tlsFixture } from '../helpers/fixtures.ts'
 import { leakGuard } from '../helpers/leaks.ts'
 import { until } from '../helpers/net.ts'
 
 const { clock, cleanups } = leakGuard()
+const { server, meshGateway } = federationGateways(cleanups, clock)
 
 const tls = (name: string) => ({ ca: caPem(), ...tlsFixture(name) })
-
-/** A server whose stream protocol echoes; optionally serving federation states too. */
-async function server(identity: 'bob' | 'betty' | 'bonnie', store?: FederationStateStore) {
-  const s = new AlpnServer({ tls: tls(identity), closeGraceMs: 100, clock })
-  s.handle(ALPN_WAN_GOSSIP_STREAM, (socket) => {
-    socket.on('error', () => {})
-    socket.pipe(socket)
-  })
-  const service =
-    store === undefined
-      ? undefined
-      : new FederationStateService({
-          store,
-          datacenter: 'dc1',
-          primaryDatacenter: 'dc1',
-          clock,
-        }).attach(s)
-  const { port } = await s.listen({ host: '127.0.0.1', port: 0 })
-  cleanups.push(async () => {
-    await service?.close()
-    await s.close()
-  })
-  return `127.0.0.1:${port}`
-}
-
-async function meshGateway(
-  datacenter: string,
-  servers: Record<string, string>,
-  federationStates?: FederationStateStore,
-) {
-  const gw = new MeshGateway({
-    datacenter,
-    servers,
-    ...(federationStates === undefined ? {} : { federationStates }),
-    closeGraceMs: 200,
-    clock,
-  })
-  const { port } = await gw.listen({ host: '127.0.0.1', port: 0 })
-  cleanups.push(() => gw.close())
-  return { gw, address: `127.0.0.1:${port}`, port }
-}
 
 function store() {
   const s = new FederationStateStore({ clock })

@@ -14,13 +14,13 @@ import {
   SocketError,
   TimeoutError,
 } from '../../src/errors.ts'
-import type { Clock, TimerHandle } from '../../src/internal/clock.ts'
 import {
   MAX_UDP_PAYLOAD,
   NetTransport,
   type NetTransportOptions,
 } from '../../src/transport/net-transport.ts'
 import type { Packet, Transport } from '../../src/transport/types.ts'
+import { VirtualClock } from '../helpers/clock.ts'
 import { expectNoLeakedHandles, handleCounts, leakGuard } from '../helpers/leaks.ts'
 import { closedPort, readAll, until } from '../helpers/net.ts'
 
@@ -73,35 +73,6 @@ function nextClose(t: Transport): Promise<void> {
 
 async function closed(s: Duplex): Promise<void> {
   if (!s.closed) await once(s, 'close')
-}
-
-/** A clock whose timers fire only when the test says so. */
-class ManualClock implements Clock {
-  readonly timers = new Map<number, () => void>()
-  #id = 0
-  now(): number {
-    return performance.now()
-  }
-  setTimeout(fn: () => void, _ms: number): TimerHandle {
-    const id = ++this.#id
-    this.timers.set(id, fn)
-    return id
-  }
-  setInterval(fn: () => void, ms: number): TimerHandle {
-    return this.setTimeout(fn, ms)
-  }
-  clearTimeout(handle: TimerHandle): void {
-    this.timers.delete(handle as number)
-  }
-  clearInterval(handle: TimerHandle): void {
-    this.timers.delete(handle as number)
-  }
-  fireAll(): void {
-    for (const [id, fn] of [...this.timers]) {
-      this.timers.delete(id)
-      fn()
-    }
-  }
 }
 
 describe('NetTransport: construction and binding', () => {
@@ -442,7 +413,7 @@ describe('NetTransport: streams', () => {
   })
 
   it('times out through the injected clock with a remote TimeoutError and destroys the socket', async () => {
-    const manual = new ManualClock()
+    const manual = new VirtualClock()
     const a = new NetTransport({ clock: manual })
     cleanups.push(() => a.close())
     await a.listen()
@@ -453,12 +424,12 @@ describe('NetTransport: streams', () => {
       s.destroy()
     })
     const dial = a.dialAddressTimeout({ addr: addrOf(b) }, 5_000)
-    expect(manual.timers.size).toBe(1)
-    manual.fireAll()
+    expect(manual.pendingTimers).toBe(1)
+    manual.advance(5_000)
     const err = await dial.catch((e) => e)
     expect(err).toBeInstanceOf(TimeoutError)
     expect(err.remote).toBe(true)
-    expect(manual.timers.size).toBe(0)
+    expect(manual.pendingTimers).toBe(0)
     // The socket is destroyed: the leak guard sees no handle left, and b at most one accept.
     expect(accepted).toBeLessThanOrEqual(1)
   })

@@ -5,14 +5,14 @@ import { ALPN_WAN_GOSSIP_PACKET } from '../../src/alpn/index.ts'
 import { StaticGatewayLocator } from '../../src/locator/index.ts'
 import { MemoryNetwork } from '../../src/transport/memory-network.ts'
 import type { WanfedTransportOptions } from '../../src/transport/wanfed-transport.ts'
+import { VirtualClock } from '../helpers/clock.ts'
 import { caPem, tlsFixture } from '../helpers/fixtures.ts'
 import { leakGuard } from '../helpers/leaks.ts'
-import { ManualClock } from '../helpers/manual-clock.ts'
 import { silentServer, until } from '../helpers/net.ts'
 import { wanfedNode } from '../helpers/wanfed-node.ts'
 
 // The cross-DC packet pool of a WanfedTransport, against far ends on loopback that misbehave in
-// one chosen way each. Timers run on a ManualClock where the test is about time.
+// one chosen way each. Timers run on a VirtualClock where the test is about time.
 
 const { clock, cleanups } = leakGuard()
 let network: MemoryNetwork
@@ -53,7 +53,7 @@ async function farEnd(
 async function bob(
   locator: StaticGatewayLocator,
   transport: Partial<WanfedTransportOptions>,
-  nodeClock: ManualClock | typeof clock = clock,
+  nodeClock: VirtualClock | typeof clock = clock,
 ) {
   const n = await wanfedNode({
     network,
@@ -102,7 +102,7 @@ describe('PacketPool: packets waiting for a dial', () => {
   async function hangingDial(pool: NonNullable<WanfedTransportOptions['pool']>) {
     const silent = await silentServer()
     cleanups.push(() => silent.close())
-    const manual = new ManualClock()
+    const manual = new VirtualClock()
     const locator = new StaticGatewayLocator({ dc2: [`127.0.0.1:${silent.port}`] })
     const b = await bob(locator, { pool }, manual)
     return { b, manual, silent }
@@ -177,7 +177,7 @@ describe('PacketPool: a far node that fails behind a healthy gateway', () => {
     // TLS completes but the far server speaks another protocol: the gateway did its part.
     const broken = await farEnd(() => {}, 'h2')
     const healthy = await farEnd((s) => s.resume())
-    const manual = new ManualClock()
+    const manual = new VirtualClock()
     const locator = new StaticGatewayLocator({ dc2: [broken] }, { clock: manual })
     const b = await bob(
       locator,
@@ -207,7 +207,7 @@ describe('PacketPool: a far node that fails behind a healthy gateway', () => {
 describe('PacketPool: timers on the injected clock', () => {
   it('reaps a connection idle for idleTimeoutMs, not before', async () => {
     const far = await farEnd((s) => s.resume())
-    const manual = new ManualClock()
+    const manual = new VirtualClock()
     const b = await bob(
       new StaticGatewayLocator({ dc2: [far] }),
       { pool: { idleTimeoutMs: 10_000, reapIntervalMs: 1_000 } },
@@ -226,7 +226,7 @@ describe('PacketPool: timers on the injected clock', () => {
 
   it('closes a connection whose peer stopped reading once congested past both windows, and only then', async () => {
     const far = await farEnd((s) => s.pause())
-    const manual = new ManualClock()
+    const manual = new VirtualClock()
     const b = await bob(
       new StaticGatewayLocator({ dc2: [far] }),
       {

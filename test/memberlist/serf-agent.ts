@@ -1,20 +1,12 @@
-import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
+import { hasCommand, spawnCollected } from '../helpers/commands.ts'
 import { freePort } from '../helpers/proxies.ts'
 
 const run = promisify(execFile)
 
-function has(cmd: string, args: string[]): boolean {
-  try {
-    execFileSync(cmd, args, { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
-
 /** Debian's `serf` (Go memberlist inside) is on this machine; CI installs it. */
-export const hasSerf = has('serf', ['version'])
+export const hasSerf = hasCommand('serf', ['version'])
 
 export interface SerfMember {
   name: string
@@ -67,27 +59,19 @@ export async function startSerf(options: {
   ]
   if (options.encrypt !== undefined) args.push('-encrypt', options.encrypt)
   for (const [k, v] of Object.entries(options.tags ?? {})) args.push('-tag', `${k}=${v}`)
-  const child: ChildProcess = spawn('serf', args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString()
-  })
-  child.stderr?.on('data', (d: Buffer) => {
-    out += d.toString()
-  })
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const { child, output, exited } = spawnCollected('serf', args)
   const members = async (): Promise<SerfMember[]> => {
     const { stdout } = await run('serf', ['members', '-rpc-addr', rpcAddr, '-format', 'json'])
     return (JSON.parse(stdout) as { members: SerfMember[] }).members
   }
   const deadline = Date.now() + 10_000
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`serf exited: ${out}`)
+    if (child.exitCode !== null) throw new Error(`serf exited: ${output()}`)
     try {
       await members()
       break
     } catch {
-      if (Date.now() > deadline) throw new Error(`serf RPC did not come up: ${out}`)
+      if (Date.now() > deadline) throw new Error(`serf RPC did not come up: ${output()}`)
       await new Promise((r) => setTimeout(r, 50))
     }
   }
@@ -110,7 +94,7 @@ export async function startSerf(options: {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
       await exited
     },
-    output: () => out,
+    output,
   }
 }
 

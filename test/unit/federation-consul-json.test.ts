@@ -15,7 +15,7 @@ describe('Consul JSON shapes', () => {
     const json = toConsulFederationStateJson(s)
     expect(json).toMatchObject({
       Datacenter: 'dc2',
-      UpdatedAt: '2026-12-02T04:30:00.000Z',
+      UpdatedAt: '2026-12-02T04:30:00Z',
       PrimaryModifyIndex: 7,
       CreateIndex: 2,
       ModifyIndex: 7,

@@ -8,6 +8,7 @@ import {
   LOCATOR_REFRESH_RATE,
 } from './gateway-locator.ts'
 import { RateLimiter } from './rate-limiter.ts'
+import { RetryLoopBackoff } from './retry-backoff.ts'
 import { sleep } from './sleep.ts'
 import { isSameFederationState } from './state.ts'
 import type { FederationStateRequest, FederationStateStore } from './store.ts'
@@ -181,17 +182,16 @@ export class FederationStateAntiEntropy extends EventEmitter<FederationStateAnti
   }
 
   async #run(signal: AbortSignal): Promise<void> {
-    let failedAttempts = 0
+    const backoff = new RetryLoopBackoff(this.#maxErrorBackoffMs)
     try {
       for (;;) {
         await this.#limiter.wait(signal)
-        if (2 ** failedAttempts * 1000 < this.#maxErrorBackoffMs) failedAttempts++
-        const retryMs = Math.min(this.#maxErrorBackoffMs, 2 ** failedAttempts * 1000)
+        const retryMs = backoff.next()
         let index: number
         try {
           this.#kicked = false
           index = await this.#round(signal)
-          failedAttempts = 0
+          backoff.reset()
         } catch (err) {
           if (signal.aborted) return
           debug(

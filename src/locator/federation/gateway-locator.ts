@@ -16,6 +16,7 @@ import {
 } from './gateway-addresses.ts'
 import { RateLimiter } from './rate-limiter.ts'
 import { ReplicationSignal } from './replication-signal.ts'
+import { RetryLoopBackoff } from './retry-backoff.ts'
 import { sleep } from './sleep.ts'
 import type { FederationState } from './state.ts'
 import type { FederationStateStore } from './store.ts'
@@ -354,18 +355,17 @@ export class FederationGatewayLocator
   }
 
   async #run(signal: AbortSignal): Promise<void> {
-    let failedAttempts = 0
+    const backoff = new RetryLoopBackoff(this.#maxErrorBackoffMs)
     try {
       for (;;) {
         await this.#limiter.wait(signal)
-        if (2 ** failedAttempts * 1000 < this.#maxErrorBackoffMs) failedAttempts++
-        const retryMs = Math.min(this.#maxErrorBackoffMs, 2 ** failedAttempts * 1000)
+        const retryMs = backoff.next()
         try {
           const r = await this.#store.blockingList({ minIndex: this.#lastIndex, signal })
           this.#reads++
           this.#update(r.states)
           this.#lastIndex = Math.max(1, r.index)
-          failedAttempts = 0
+          backoff.reset()
         } catch (err) {
           if (signal.aborted) return
           if (err instanceof ClosedError) {

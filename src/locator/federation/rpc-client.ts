@@ -108,13 +108,7 @@ export class FederationStateClient {
   }
 
   async get(datacenter: string, options: BlockingQueryOptions = {}): Promise<GetResult> {
-    const r = (await this.#call(
-      'Get',
-      { datacenter, ...query(options) },
-      options.waitMs,
-      options.signal,
-      options.minIndex,
-    )) as Record<string, unknown>
+    const r = await this.#query('Get', { datacenter }, options)
     const state = r?.['state']
     return {
       index: index(r?.['index'], 'Get'),
@@ -126,13 +120,7 @@ export class FederationStateClient {
   }
 
   async list(options: BlockingQueryOptions = {}): Promise<ListResult> {
-    const r = (await this.#call(
-      'List',
-      query(options),
-      options.waitMs,
-      options.signal,
-      options.minIndex,
-    )) as Record<string, unknown>
+    const r = await this.#query('List', {}, options)
     const states = r?.['states']
     if (!Array.isArray(states)) throw malformed('List')
     return {
@@ -144,13 +132,7 @@ export class FederationStateClient {
   }
 
   async listMeshGateways(options: BlockingQueryOptions = {}): Promise<ListMeshGatewaysResult> {
-    const r = (await this.#call(
-      'ListMeshGateways',
-      query(options),
-      options.waitMs,
-      options.signal,
-      options.minIndex,
-    )) as Record<string, unknown>
+    const r = await this.#query('ListMeshGateways', {}, options)
     const g = r?.['gateways']
     if (typeof g !== 'object' || g === null || Array.isArray(g)) throw malformed('ListMeshGateways')
     const gateways: [string, readonly MeshGatewayEntry[]][] = []
@@ -180,6 +162,21 @@ export class FederationStateClient {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close()
+  }
+
+  /** A read that may block: the query options travel in the request and set its deadline. */
+  async #query(
+    method: RpcMethod,
+    args: Record<string, unknown>,
+    options: BlockingQueryOptions,
+  ): Promise<Record<string, unknown>> {
+    return (await this.#call(
+      method,
+      { ...args, ...query(options) },
+      options.waitMs,
+      options.signal,
+      options.minIndex,
+    )) as Record<string, unknown>
   }
 
   async #call(
