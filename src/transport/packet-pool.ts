@@ -135,6 +135,11 @@ export interface PoolEvents {
    * than the gateway's or our own. Default: every failure is.
    */
   isNodeFault?(err: unknown): boolean
+  /**
+   * Whether a dial failed before it reached the network (no gateway to pick, say): it then counts
+   * neither as a dial nor as a dial failure. Default: no failure is.
+   */
+  isNotDialed?(err: unknown): boolean
 }
 
 /** A connection closed by its peer sooner than this after opening counts as an early close. */
@@ -496,7 +501,9 @@ export class PacketPool {
   }
 
   #dialFailed(key: string, slot: Slot, err: unknown): void {
-    this.#counters.dialFailures++
+    // Counted when it began; one that never left this host was no dial.
+    if (this.#events.isNotDialed?.(err) === true) this.#counters.dials--
+    else this.#counters.dialFailures++
     if (!this.#closed && (this.#events.isNodeFault?.(err) ?? true)) {
       const failures = (this.#backoffs.get(key)?.failures ?? 0) + 1
       if (this.#backoffs.size >= MAX_REMEMBERED_NODES && !this.#backoffs.has(key))

@@ -7,7 +7,13 @@ import type { AlpnConnectionInfo, AlpnServer } from '../alpn/server.ts'
 import { TlsSessionCache } from '../alpn/session-cache.ts'
 import { DEFAULT_DOMAIN, serverSni } from '../alpn/sni.ts'
 import { type TlsCredentials, validateTlsCredentials } from '../alpn/tls-options.ts'
-import { InvalidArgumentError, TlsError, type WanfedError } from '../errors.ts'
+import {
+  InvalidArgumentError,
+  InvalidNodeNameError,
+  NoGatewayError,
+  TlsError,
+  WanfedError,
+} from '../errors.ts'
 import { debug } from '../internal/debug.ts'
 import type { GatewayLocator } from '../locator/types.ts'
 import { adaptTransport, type WrappedTransport } from './adapt-transport.ts'
@@ -197,9 +203,15 @@ export class WanfedTransport extends BaseTransport {
                 'TLS handshake: it probably refuses this node’s client certificate',
             ),
           ),
-        // A gateway that cannot be reached is the locator's to avoid, and our own close is no
-        // one's fault; anything else (a dead node behind a healthy gateway) backs the node off.
-        isNodeFault: (err) => !isGatewayUnreachable(err) && !this.lifetime.signal.aborted,
+        // Only a remote failure past the gateway (a dead node behind a healthy gateway) backs the
+        // node off: an unreachable gateway is the locator's to avoid, and a local failure (no
+        // gateway, DNS, bind, our certificate, a bad name) or our own close is not the node's.
+        isNodeFault: (err) =>
+          err instanceof WanfedError &&
+          err.remote &&
+          !isGatewayUnreachable(err) &&
+          !this.lifetime.signal.aborted,
+        isNotDialed: (err) => err instanceof NoGatewayError || err instanceof InvalidNodeNameError,
       },
       options.pool,
       this.clock,

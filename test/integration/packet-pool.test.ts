@@ -204,6 +204,26 @@ describe('PacketPool: a far node that fails behind a healthy gateway', () => {
   })
 })
 
+describe('PacketPool: a local failure is not the far node’s', () => {
+  it('does not back a node off while its DC has no gateway, nor count a dial: the next send after setGateways dials', async () => {
+    const healthy = await farEnd((s) => s.resume())
+    const manual = new ManualClock()
+    const locator = new StaticGatewayLocator({}, { clock: manual })
+    const b = await bob(locator, {}, manual)
+    for (let i = 0; i < 2; i++) {
+      await expect(b.writeToAddress(Buffer.from('x'), to)).rejects.toMatchObject({
+        code: 'WANFED_ERR_NO_GATEWAY',
+        remote: false,
+      })
+    }
+    expect(b.stats().pool).toMatchObject({ dials: 0, dialFailures: 0, droppedBackoff: 0 })
+    locator.setGateways('dc2', [healthy])
+    await b.writeToAddress(Buffer.from('x'), to)
+    expect(b.stats().pool).toMatchObject({ dials: 1, dialFailures: 0, open: 1, dropped: 0 })
+    expect(b.stats().packets.sent).toBe(1)
+  })
+})
+
 describe('PacketPool: timers on the injected clock', () => {
   it('reaps a connection idle for idleTimeoutMs, not before', async () => {
     const far = await farEnd((s) => s.resume())
