@@ -217,7 +217,8 @@ export class NetTransport extends BaseTransport {
    * @throws {InvalidArgumentError} malformed address or timeout
    * @throws {TimeoutError} (remote) not connected within `timeoutMs`
    * @throws {AbortError} the signal fired ({@link TimeoutError} for `AbortSignal.timeout`)
-   * @throws {SocketError} (remote) the connect failed, `cause.code` e.g. `ECONNREFUSED`
+   * @throws {SocketError} the connect failed, `cause.code` e.g. `ECONNREFUSED`; local (`remote:
+   *   false`) when the host name did not resolve
    * @throws {ClosedError} / {DestroyedError} the transport closed meanwhile
    */
   async dialAddressTimeout(
