@@ -5,6 +5,7 @@ import { abortReason } from '../internal/abort.ts'
 import { Backoff, type BackoffOptions } from '../internal/backoff.ts'
 import { type Clock, systemClock, type TimerHandle } from '../internal/clock.ts'
 import { debug } from '../internal/debug.ts'
+import { drain, openSockets } from '../internal/drain.ts'
 
 /** Consul's `GossipPacketMaxIdleTime`: pooled packet connections unused this long are closed. */
 export const DEFAULT_POOL_IDLE_TIMEOUT_MS = 120_000
@@ -358,27 +359,12 @@ export class PacketPool {
     const sockets = [...this.#slots.values()].flatMap((s) => s.conns.map((c) => c.socket))
     this.#failWaiters(new ClosedError('packet pool is closed'))
     this.#slots.clear()
-    if (sockets.length === 0) return
-    await new Promise<void>((resolve) => {
-      let left = sockets.length
-      const timer = this.#clock.setTimeout(finish, graceMs)
-      function onClose() {
-        left--
-        if (left === 0) finish()
-      }
-      function finish() {
-        clearTimer()
-        for (const s of sockets) {
-          s.off('close', onClose)
-          s.destroy()
-        }
-        resolve()
-      }
-      const clearTimer = () => this.#clock.clearTimeout(timer)
-      for (const s of sockets) {
-        s.once('close', onClose)
-        s.end()
-      }
+    await drain({
+      open: openSockets(sockets),
+      begin: (s) => s.end(),
+      destroy: (s) => s.destroy(),
+      graceMs,
+      clock: this.#clock,
     })
   }
 
