@@ -1,8 +1,9 @@
 import { connect, type Socket } from 'node:net'
-import { InvalidArgumentError, TimeoutError } from '../errors.ts'
+import { TimeoutError } from '../errors.ts'
 import { abortReason } from '../internal/abort.ts'
 import type { Clock, TimerHandle } from '../internal/clock.ts'
 import { connectError } from '../internal/socket-errors.ts'
+import { checkNumber } from '../internal/validate.ts'
 
 export interface DialTcpOptions {
   host: string
@@ -26,11 +27,7 @@ export interface DialTcpOptions {
  * @internal
  */
 export function checkTimeout(timeoutMs: number, what: string): void {
-  if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs <= 0) {
-    throw new InvalidArgumentError(
-      `${what}: timeoutMs must be a positive number of ms, got ${String(timeoutMs)}`,
-    )
-  }
+  checkNumber(timeoutMs, `${what}: timeoutMs`, { positive: true, infinite: true, unit: 'ms' })
 }
 
 /**

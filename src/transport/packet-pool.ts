@@ -6,6 +6,7 @@ import { Backoff, type BackoffOptions } from '../internal/backoff.ts'
 import { type Clock, systemClock, type TimerHandle } from '../internal/clock.ts'
 import { debug } from '../internal/debug.ts'
 import { drain, openSockets } from '../internal/drain.ts'
+import { optionalNumber } from '../internal/validate.ts'
 
 /** Consul's `GossipPacketMaxIdleTime`: pooled packet connections unused this long are closed. */
 export const DEFAULT_POOL_IDLE_TIMEOUT_MS = 120_000
@@ -233,50 +234,59 @@ export class PacketPool {
     this.#dial = dial
     this.#events = events
     this.#clock = clock
-    this.#maxConns = int(options.maxConnsPerNode, 2, 1, 'pool.maxConnsPerNode')
-    this.#idleTimeoutMs = int(
+    this.#maxConns = optionalNumber(options.maxConnsPerNode, 2, 'pool.maxConnsPerNode', {
+      positive: true,
+      integer: true,
+    })
+    this.#idleTimeoutMs = optionalNumber(
       options.idleTimeoutMs,
       DEFAULT_POOL_IDLE_TIMEOUT_MS,
-      1,
       'pool.idleTimeoutMs',
+      { positive: true, integer: true, unit: 'ms' },
     )
-    this.#hwm = int(options.writeHighWaterMark, 1024 * 1024, 1, 'pool.writeHighWaterMark')
-    this.#maxPending = int(options.maxPendingPerNode, 256, 0, 'pool.maxPendingPerNode')
-    this.#maxPendingBytesPerNode = int(
+    this.#hwm = optionalNumber(options.writeHighWaterMark, 1024 * 1024, 'pool.writeHighWaterMark', {
+      positive: true,
+      integer: true,
+    })
+    this.#maxPending = optionalNumber(options.maxPendingPerNode, 256, 'pool.maxPendingPerNode', {
+      min: 0,
+      integer: true,
+    })
+    this.#maxPendingBytesPerNode = optionalNumber(
       options.maxPendingBytesPerNode,
       DEFAULT_POOL_MAX_PENDING_BYTES_PER_NODE,
-      0,
       'pool.maxPendingBytesPerNode',
+      { min: 0, integer: true },
     )
-    this.#maxPendingBytes = int(
+    this.#maxPendingBytes = optionalNumber(
       options.maxPendingBytes,
       DEFAULT_POOL_MAX_PENDING_BYTES,
-      0,
       'pool.maxPendingBytes',
+      { min: 0, integer: true },
     )
-    this.#maxDialWaitMs = int(
+    this.#maxDialWaitMs = optionalNumber(
       options.maxDialWaitMs,
       DEFAULT_POOL_MAX_DIAL_WAIT_MS,
-      1,
       'pool.maxDialWaitMs',
+      { positive: true, integer: true, unit: 'ms' },
     )
-    this.#congestionTimeoutMs = int(
+    this.#congestionTimeoutMs = optionalNumber(
       options.congestionTimeoutMs,
       10_000,
-      1,
       'pool.congestionTimeoutMs',
+      { positive: true, integer: true, unit: 'ms' },
     )
-    this.#progressWindowMs = int(
+    this.#progressWindowMs = optionalNumber(
       options.progressWindowMs,
       DEFAULT_POOL_PROGRESS_WINDOW_MS,
-      1,
       'pool.progressWindowMs',
+      { positive: true, integer: true, unit: 'ms' },
     )
-    this.#reapMs = int(
+    this.#reapMs = optionalNumber(
       options.reapIntervalMs,
       DEFAULT_POOL_REAP_INTERVAL_MS,
-      1,
       'pool.reapIntervalMs',
+      { positive: true, integer: true, unit: 'ms' },
     )
     try {
       this.#backoff = new Backoff({ initialMs: 1_000, maxMs: 30_000, ...options.dialBackoff })
@@ -638,12 +648,4 @@ export class PacketPool {
       }
     }
   }
-}
-
-function int(value: number | undefined, fallback: number, min: number, name: string): number {
-  if (value === undefined) return fallback
-  if (!Number.isInteger(value) || value < min) {
-    throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${value}`)
-  }
-  return value
 }

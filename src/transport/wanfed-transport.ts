@@ -15,6 +15,7 @@ import {
   WanfedError,
 } from '../errors.ts'
 import { debug } from '../internal/debug.ts'
+import { optionalNumber } from '../internal/validate.ts'
 import type { GatewayLocator } from '../locator/types.ts'
 import { adaptTransport, type WrappedTransport } from './adapt-transport.ts'
 import { BaseTransport, type BaseTransportOptions } from './base-transport.ts'
@@ -152,25 +153,23 @@ export class WanfedTransport extends BaseTransport {
     this.#domain = options.domain ?? DEFAULT_DOMAIN
     serverSni(this.datacenter, undefined, this.#domain) // validates datacenter and domain
     this.#rule = options.nodeNameRule ?? 'strict'
-    this.#maxPacketSize = options.maxPacketSize ?? MAX_PACKET_SIZE
-    if (
-      !Number.isInteger(this.#maxPacketSize) ||
-      this.#maxPacketSize < 1 ||
-      this.#maxPacketSize > MAX_PACKET_SIZE
-    ) {
-      throw new InvalidArgumentError(
-        `maxPacketSize must be an integer 1..${MAX_PACKET_SIZE}, got ${options.maxPacketSize}`,
-      )
-    }
-    this.#frameIdleTimeoutMs = options.frameIdleTimeoutMs ?? DEFAULT_FRAME_IDLE_TIMEOUT_MS
-    this.#frameBodyTimeoutMs = options.frameBodyTimeoutMs ?? DEFAULT_FRAME_BODY_TIMEOUT_MS
-    for (const [name, v] of [
-      ['frameIdleTimeoutMs', this.#frameIdleTimeoutMs],
-      ['frameBodyTimeoutMs', this.#frameBodyTimeoutMs],
-    ] as const) {
-      if (!(v > 0))
-        throw new InvalidArgumentError(`${name} must be a positive number of ms, got ${v}`)
-    }
+    this.#maxPacketSize = optionalNumber(options.maxPacketSize, MAX_PACKET_SIZE, 'maxPacketSize', {
+      min: 1,
+      max: MAX_PACKET_SIZE,
+      integer: true,
+    })
+    this.#frameIdleTimeoutMs = optionalNumber(
+      options.frameIdleTimeoutMs,
+      DEFAULT_FRAME_IDLE_TIMEOUT_MS,
+      'frameIdleTimeoutMs',
+      { positive: true, unit: 'ms' },
+    )
+    this.#frameBodyTimeoutMs = optionalNumber(
+      options.frameBodyTimeoutMs,
+      DEFAULT_FRAME_BODY_TIMEOUT_MS,
+      'frameBodyTimeoutMs',
+      { positive: true, unit: 'ms' },
+    )
     this.#dialer = new GatewayDialer({
       locator: options.locator,
       domain: this.#domain,
