@@ -79,7 +79,9 @@ export interface PacketPoolStats {
   idle: number
   /** Destinations with at least one connection or a dial in flight. */
   nodes: number
+  /** Dials begun; a send that failed before the network (no gateway to pick) made none. */
   dials: number
+  /** Dials that failed, the same way not counting those that never began. */
   dialFailures: number
   writeFailures: number
   /** Packets waiting for a dial now. */
