@@ -18,6 +18,7 @@ import { type HostPort, parseHostPort } from '../internal/address.ts'
 import { type Clock, systemClock } from '../internal/clock.ts'
 import { debug } from '../internal/debug.ts'
 import { channels } from '../internal/diagnostics.ts'
+import { connectError as classifyConnectError } from '../internal/socket-errors.ts'
 import { optionalNumber } from '../internal/validate.ts'
 import type { TlsSessionCache } from './session-cache.ts'
 import { serverSni } from './sni.ts'
@@ -301,27 +302,10 @@ function notConfirmed(what: string): SocketError {
   )
 }
 
-const DNS_CODES = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'EAI_NODATA'])
-const BIND_CODES = new Set(['EADDRNOTAVAIL', 'EADDRINUSE', 'EINVAL', 'EACCES', 'EAFNOSUPPORT'])
-
 /** A failure before TCP was up: the gateway's, unless it happened on our side. */
 function connectError(err: Error, what: string): SocketError {
-  const e = err as NodeJS.ErrnoException
-  const code = e.code ?? ''
-  if (e.syscall === 'getaddrinfo' || DNS_CODES.has(code)) {
-    // Our resolver could not name the gateway: nothing was said to it, so it is not to blame.
-    return new SocketError(`${what}: cannot resolve the gateway address: ${err.message}`, {
-      cause: err,
-      remote: false,
-    })
-  }
-  if (e.syscall === 'bind' || BIND_CODES.has(code)) {
-    return new SocketError(`${what}: cannot bind the local address: ${err.message}`, {
-      cause: err,
-      remote: false,
-    })
-  }
-  return gatewayFault(new SocketError(`${what}: connect failed: ${err.message}`, { cause: err }))
+  const mapped = classifyConnectError(err, what, 'the gateway address')
+  return mapped.remote ? gatewayFault(mapped) : mapped
 }
 
 function gatewayFault<E extends Error>(err: E): E {

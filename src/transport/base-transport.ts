@@ -12,6 +12,7 @@ import {
 import { abortReason } from '../internal/abort.ts'
 import { type Clock, systemClock } from '../internal/clock.ts'
 import { debug } from '../internal/debug.ts'
+import { optionalNumber } from '../internal/validate.ts'
 import { BoundedIterator, DEFAULT_HIGH_WATER_MARK } from './bounded-iterator.ts'
 import { checkTimeout } from './dial-tcp.ts'
 import type {
@@ -353,12 +354,10 @@ export abstract class BaseTransport extends EventEmitter<TransportEvents> implem
     options: IteratorOptions,
     dispose: (item: T) => void,
   ): TransportIterator<T> {
-    const hwm = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK
-    if (!Number.isInteger(hwm) || hwm < 1) {
-      throw new InvalidArgumentError(
-        `highWaterMark must be a positive integer, got ${options.highWaterMark}`,
-      )
-    }
+    const hwm = optionalNumber(options.highWaterMark, DEFAULT_HIGH_WATER_MARK, 'highWaterMark', {
+      positive: true,
+      integer: true,
+    })
     const onItem = (item: T) => {
       if (!iterator.push(item)) {
         if (event === 'packet') this.counters.packets.dropped++

@@ -1,7 +1,9 @@
 import { connect, type Socket } from 'node:net'
-import { InvalidArgumentError, SocketError, TimeoutError } from '../errors.ts'
+import { TimeoutError } from '../errors.ts'
 import { abortReason } from '../internal/abort.ts'
 import type { Clock, TimerHandle } from '../internal/clock.ts'
+import { connectError } from '../internal/socket-errors.ts'
+import { checkNumber } from '../internal/validate.ts'
 
 export interface DialTcpOptions {
   host: string
@@ -13,6 +15,8 @@ export interface DialTcpOptions {
   signal?: AbortSignal | undefined
   /** The owner's lifetime: when it aborts the dial rejects with its reason as is (`ClosedError`, `DestroyedError`). */
   lifetime?: AbortSignal | undefined
+  /** The local address to connect from. Default: the system's choice. */
+  localAddress?: string | undefined
   /** Names the dial in error messages. */
   what: string
 }
@@ -23,11 +27,7 @@ export interface DialTcpOptions {
  * @internal
  */
 export function checkTimeout(timeoutMs: number, what: string): void {
-  if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs) || timeoutMs <= 0) {
-    throw new InvalidArgumentError(
-      `${what}: timeoutMs must be a positive number of ms, got ${String(timeoutMs)}`,
-    )
-  }
+  checkNumber(timeoutMs, `${what}: timeoutMs`, { positive: true, infinite: true, unit: 'ms' })
 }
 
 /**
@@ -36,22 +36,29 @@ export function checkTimeout(timeoutMs: number, what: string): void {
  * listener and timer it added; nothing is opened when a signal has already fired.
  *
  * @throws {TimeoutError} (remote) the connect did not complete within `timeoutMs`
- * @throws {SocketError} (remote) the connect failed; `cause.code` keeps Node's code (`ECONNREFUSED`, …)
+ * @throws {SocketError} the connect failed; `cause.code` keeps Node's code (`ECONNREFUSED`, …).
+ *   Remote, except when `host` did not resolve or `localAddress` cannot be bound
  * @internal
  */
 export function dialTcp(options: DialTcpOptions): Promise<Socket> {
-  const { host, port, timeoutMs, clock, signal, lifetime, what } = options
+  const { host, port, timeoutMs, clock, signal, lifetime, localAddress, what } = options
   if (lifetime?.aborted) return Promise.reject(lifetime.reason)
   if (signal?.aborted) return Promise.reject(abortReason(signal, what))
 
   return new Promise<Socket>((resolve, reject) => {
     // Half-open: the far side's FIN must not end our writable side; memberlist conns can CloseWrite.
-    const socket = connect({ host, port, noDelay: true, allowHalfOpen: true })
+    const socket = connect({
+      host,
+      port,
+      noDelay: true,
+      allowHalfOpen: true,
+      ...(localAddress === undefined ? {} : { localAddress }),
+    })
     let timer: TimerHandle | undefined
     let settled = false
 
     const onConnect = () => done(undefined)
-    const onError = (err: Error) => done(new SocketError(`${what}: ${err.message}`, { cause: err }))
+    const onError = (err: Error) => done(connectError(err, what, host))
     const onAbort = () => done(abortReason(signal as AbortSignal, what))
     const onLifetime = () => done((lifetime as AbortSignal).reason as Error)
 

@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream'
 import { InvalidArgumentError, NoRouteError } from '../errors.ts'
 import { abortReason } from '../internal/abort.ts'
 import { type Clock, systemClock, type TimerHandle } from '../internal/clock.ts'
+import { optionalNumber } from '../internal/validate.ts'
 import { checkPort, normaliseAdvertiseIp } from './advertise.ts'
 import { BaseTransport } from './base-transport.ts'
 import { MemoryStream } from './memory-stream.ts'
@@ -65,18 +66,8 @@ export class MemoryNetwork {
 
   /** @throws {InvalidArgumentError} an option is invalid; the message names it */
   constructor(options: MemoryNetworkOptions = {}) {
-    const latencyMs = options.latencyMs ?? 0
-    if (typeof latencyMs !== 'number' || !Number.isFinite(latencyMs) || latencyMs < 0) {
-      throw new InvalidArgumentError(
-        `latencyMs must be a finite number >= 0, got ${String(options.latencyMs)}`,
-      )
-    }
-    const lossRate = options.lossRate ?? 0
-    if (typeof lossRate !== 'number' || !(lossRate >= 0 && lossRate <= 1)) {
-      throw new InvalidArgumentError(
-        `lossRate must be within 0..1, got ${String(options.lossRate)}`,
-      )
-    }
+    const latencyMs = optionalNumber(options.latencyMs, 0, 'latencyMs', { min: 0, unit: 'ms' })
+    const lossRate = optionalNumber(options.lossRate, 0, 'lossRate', { min: 0, max: 1 })
     if (options.random !== undefined && typeof options.random !== 'function') {
       throw new InvalidArgumentError('random must be a function returning a number in [0, 1)')
     }

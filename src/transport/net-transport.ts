@@ -6,6 +6,7 @@ import { InvalidArgumentError, NoRouteError, NotListeningError, SocketError } fr
 import { abortReason } from '../internal/abort.ts'
 import { formatHostPort, parseHostPort } from '../internal/address.ts'
 import { debug } from '../internal/debug.ts'
+import { checkNumber, optionalNumber } from '../internal/validate.ts'
 import {
   checkPort,
   isUnspecified,
@@ -101,18 +102,19 @@ export class NetTransport extends BaseTransport {
     }
     const bindPort = options.bindPort ?? 0
     checkPort(bindPort, 'bindPort')
-    const recv = options.udpRecvBufferSize ?? DEFAULT_UDP_RECV_BUFFER_SIZE
-    if (!Number.isInteger(recv) || recv < 1) {
-      throw new InvalidArgumentError(
-        `udpRecvBufferSize must be a positive integer, got ${String(recv)}`,
-      )
-    }
-    const maxStreams = options.maxStreamsPending
-    if (maxStreams !== undefined && (!Number.isInteger(maxStreams) || maxStreams < 1)) {
-      throw new InvalidArgumentError(
-        `maxStreamsPending must be a positive integer, got ${String(maxStreams)}`,
-      )
-    }
+    const recv = optionalNumber(
+      options.udpRecvBufferSize,
+      DEFAULT_UDP_RECV_BUFFER_SIZE,
+      'udpRecvBufferSize',
+      { positive: true, integer: true },
+    )
+    const maxStreams =
+      options.maxStreamsPending === undefined
+        ? undefined
+        : checkNumber(options.maxStreamsPending, 'maxStreamsPending', {
+            positive: true,
+            integer: true,
+          })
     this.#bindAddrs = [...bindAddrs]
     this.#bindPort = bindPort
     this.#udpRecvBufferSize = recv
@@ -217,7 +219,8 @@ export class NetTransport extends BaseTransport {
    * @throws {InvalidArgumentError} malformed address or timeout
    * @throws {TimeoutError} (remote) not connected within `timeoutMs`
    * @throws {AbortError} the signal fired ({@link TimeoutError} for `AbortSignal.timeout`)
-   * @throws {SocketError} (remote) the connect failed, `cause.code` e.g. `ECONNREFUSED`
+   * @throws {SocketError} the connect failed, `cause.code` e.g. `ECONNREFUSED`; local (`remote:
+   *   false`) when the host name did not resolve
    * @throws {ClosedError} / {DestroyedError} the transport closed meanwhile
    */
   async dialAddressTimeout(

@@ -5,6 +5,8 @@ import { abortReason } from '../internal/abort.ts'
 import { Backoff, type BackoffOptions } from '../internal/backoff.ts'
 import { type Clock, systemClock, type TimerHandle } from '../internal/clock.ts'
 import { debug } from '../internal/debug.ts'
+import { drain, openSockets } from '../internal/drain.ts'
+import { optionalNumber } from '../internal/validate.ts'
 
 /** Consul's `GossipPacketMaxIdleTime`: pooled packet connections unused this long are closed. */
 export const DEFAULT_POOL_IDLE_TIMEOUT_MS = 120_000
@@ -77,7 +79,9 @@ export interface PacketPoolStats {
   idle: number
   /** Destinations with at least one connection or a dial in flight. */
   nodes: number
+  /** Dials begun; a send that failed before the network (no gateway to pick) made none. */
   dials: number
+  /** Dials that failed, the same way not counting those that never began. */
   dialFailures: number
   writeFailures: number
   /** Packets waiting for a dial now. */
@@ -135,6 +139,11 @@ export interface PoolEvents {
    * than the gateway's or our own. Default: every failure is.
    */
   isNodeFault?(err: unknown): boolean
+  /**
+   * Whether a dial failed before it reached the network (no gateway to pick, say): it then counts
+   * neither as a dial nor as a dial failure. Default: no failure is.
+   */
+  isNotDialed?(err: unknown): boolean
 }
 
 /** A connection closed by its peer sooner than this after opening counts as an early close. */
@@ -227,50 +236,59 @@ export class PacketPool {
     this.#dial = dial
     this.#events = events
     this.#clock = clock
-    this.#maxConns = int(options.maxConnsPerNode, 2, 1, 'pool.maxConnsPerNode')
-    this.#idleTimeoutMs = int(
+    this.#maxConns = optionalNumber(options.maxConnsPerNode, 2, 'pool.maxConnsPerNode', {
+      positive: true,
+      integer: true,
+    })
+    this.#idleTimeoutMs = optionalNumber(
       options.idleTimeoutMs,
       DEFAULT_POOL_IDLE_TIMEOUT_MS,
-      1,
       'pool.idleTimeoutMs',
+      { positive: true, integer: true, unit: 'ms' },
     )
-    this.#hwm = int(options.writeHighWaterMark, 1024 * 1024, 1, 'pool.writeHighWaterMark')
-    this.#maxPending = int(options.maxPendingPerNode, 256, 0, 'pool.maxPendingPerNode')
-    this.#maxPendingBytesPerNode = int(
+    this.#hwm = optionalNumber(options.writeHighWaterMark, 1024 * 1024, 'pool.writeHighWaterMark', {
+      positive: true,
+      integer: true,
+    })
+    this.#maxPending = optionalNumber(options.maxPendingPerNode, 256, 'pool.maxPendingPerNode', {
+      min: 0,
+      integer: true,
+    })
+    this.#maxPendingBytesPerNode = optionalNumber(
       options.maxPendingBytesPerNode,
       DEFAULT_POOL_MAX_PENDING_BYTES_PER_NODE,
-      0,
       'pool.maxPendingBytesPerNode',
+      { min: 0, integer: true },
     )
-    this.#maxPendingBytes = int(
+    this.#maxPendingBytes = optionalNumber(
       options.maxPendingBytes,
       DEFAULT_POOL_MAX_PENDING_BYTES,
-      0,
       'pool.maxPendingBytes',
+      { min: 0, integer: true },
     )
-    this.#maxDialWaitMs = int(
+    this.#maxDialWaitMs = optionalNumber(
       options.maxDialWaitMs,
       DEFAULT_POOL_MAX_DIAL_WAIT_MS,
-      1,
       'pool.maxDialWaitMs',
+      { positive: true, integer: true, unit: 'ms' },
     )
-    this.#congestionTimeoutMs = int(
+    this.#congestionTimeoutMs = optionalNumber(
       options.congestionTimeoutMs,
       10_000,
-      1,
       'pool.congestionTimeoutMs',
+      { positive: true, integer: true, unit: 'ms' },
     )
-    this.#progressWindowMs = int(
+    this.#progressWindowMs = optionalNumber(
       options.progressWindowMs,
       DEFAULT_POOL_PROGRESS_WINDOW_MS,
-      1,
       'pool.progressWindowMs',
+      { positive: true, integer: true, unit: 'ms' },
     )
-    this.#reapMs = int(
+    this.#reapMs = optionalNumber(
       options.reapIntervalMs,
       DEFAULT_POOL_REAP_INTERVAL_MS,
-      1,
       'pool.reapIntervalMs',
+      { positive: true, integer: true, unit: 'ms' },
     )
     try {
       this.#backoff = new Backoff({ initialMs: 1_000, maxMs: 30_000, ...options.dialBackoff })
@@ -353,27 +371,12 @@ export class PacketPool {
     const sockets = [...this.#slots.values()].flatMap((s) => s.conns.map((c) => c.socket))
     this.#failWaiters(new ClosedError('packet pool is closed'))
     this.#slots.clear()
-    if (sockets.length === 0) return
-    await new Promise<void>((resolve) => {
-      let left = sockets.length
-      const timer = this.#clock.setTimeout(finish, graceMs)
-      function onClose() {
-        left--
-        if (left === 0) finish()
-      }
-      function finish() {
-        clearTimer()
-        for (const s of sockets) {
-          s.off('close', onClose)
-          s.destroy()
-        }
-        resolve()
-      }
-      const clearTimer = () => this.#clock.clearTimeout(timer)
-      for (const s of sockets) {
-        s.once('close', onClose)
-        s.end()
-      }
+    await drain({
+      open: openSockets(sockets),
+      begin: (s) => s.end(),
+      destroy: (s) => s.destroy(),
+      graceMs,
+      clock: this.#clock,
     })
   }
 
@@ -496,7 +499,9 @@ export class PacketPool {
   }
 
   #dialFailed(key: string, slot: Slot, err: unknown): void {
-    this.#counters.dialFailures++
+    // Counted when it began; one that never left this host was no dial.
+    if (this.#events.isNotDialed?.(err) === true) this.#counters.dials--
+    else this.#counters.dialFailures++
     if (!this.#closed && (this.#events.isNodeFault?.(err) ?? true)) {
       const failures = (this.#backoffs.get(key)?.failures ?? 0) + 1
       if (this.#backoffs.size >= MAX_REMEMBERED_NODES && !this.#backoffs.has(key))
@@ -645,12 +650,4 @@ export class PacketPool {
       }
     }
   }
-}
-
-function int(value: number | undefined, fallback: number, min: number, name: string): number {
-  if (value === undefined) return fallback
-  if (!Number.isInteger(value) || value < min) {
-    throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got ${value}`)
-  }
-  return value
 }

@@ -7,8 +7,15 @@ import type { AlpnConnectionInfo, AlpnServer } from '../alpn/server.ts'
 import { TlsSessionCache } from '../alpn/session-cache.ts'
 import { DEFAULT_DOMAIN, serverSni } from '../alpn/sni.ts'
 import { type TlsCredentials, validateTlsCredentials } from '../alpn/tls-options.ts'
-import { InvalidArgumentError, TlsError, type WanfedError } from '../errors.ts'
+import {
+  InvalidArgumentError,
+  InvalidNodeNameError,
+  NoGatewayError,
+  TlsError,
+  WanfedError,
+} from '../errors.ts'
 import { debug } from '../internal/debug.ts'
+import { optionalNumber } from '../internal/validate.ts'
 import type { GatewayLocator } from '../locator/types.ts'
 import { adaptTransport, type WrappedTransport } from './adapt-transport.ts'
 import { BaseTransport, type BaseTransportOptions } from './base-transport.ts'
@@ -146,25 +153,23 @@ export class WanfedTransport extends BaseTransport {
     this.#domain = options.domain ?? DEFAULT_DOMAIN
     serverSni(this.datacenter, undefined, this.#domain) // validates datacenter and domain
     this.#rule = options.nodeNameRule ?? 'strict'
-    this.#maxPacketSize = options.maxPacketSize ?? MAX_PACKET_SIZE
-    if (
-      !Number.isInteger(this.#maxPacketSize) ||
-      this.#maxPacketSize < 1 ||
-      this.#maxPacketSize > MAX_PACKET_SIZE
-    ) {
-      throw new InvalidArgumentError(
-        `maxPacketSize must be an integer 1..${MAX_PACKET_SIZE}, got ${options.maxPacketSize}`,
-      )
-    }
-    this.#frameIdleTimeoutMs = options.frameIdleTimeoutMs ?? DEFAULT_FRAME_IDLE_TIMEOUT_MS
-    this.#frameBodyTimeoutMs = options.frameBodyTimeoutMs ?? DEFAULT_FRAME_BODY_TIMEOUT_MS
-    for (const [name, v] of [
-      ['frameIdleTimeoutMs', this.#frameIdleTimeoutMs],
-      ['frameBodyTimeoutMs', this.#frameBodyTimeoutMs],
-    ] as const) {
-      if (!(v > 0))
-        throw new InvalidArgumentError(`${name} must be a positive number of ms, got ${v}`)
-    }
+    this.#maxPacketSize = optionalNumber(options.maxPacketSize, MAX_PACKET_SIZE, 'maxPacketSize', {
+      min: 1,
+      max: MAX_PACKET_SIZE,
+      integer: true,
+    })
+    this.#frameIdleTimeoutMs = optionalNumber(
+      options.frameIdleTimeoutMs,
+      DEFAULT_FRAME_IDLE_TIMEOUT_MS,
+      'frameIdleTimeoutMs',
+      { positive: true, unit: 'ms' },
+    )
+    this.#frameBodyTimeoutMs = optionalNumber(
+      options.frameBodyTimeoutMs,
+      DEFAULT_FRAME_BODY_TIMEOUT_MS,
+      'frameBodyTimeoutMs',
+      { positive: true, unit: 'ms' },
+    )
     this.#dialer = new GatewayDialer({
       locator: options.locator,
       domain: this.#domain,
@@ -197,9 +202,15 @@ export class WanfedTransport extends BaseTransport {
                 'TLS handshake: it probably refuses this node’s client certificate',
             ),
           ),
-        // A gateway that cannot be reached is the locator's to avoid, and our own close is no
-        // one's fault; anything else (a dead node behind a healthy gateway) backs the node off.
-        isNodeFault: (err) => !isGatewayUnreachable(err) && !this.lifetime.signal.aborted,
+        // Only a remote failure past the gateway (a dead node behind a healthy gateway) backs the
+        // node off: an unreachable gateway is the locator's to avoid, and a local failure (no
+        // gateway, DNS, bind, our certificate, a bad name) or our own close is not the node's.
+        isNodeFault: (err) =>
+          err instanceof WanfedError &&
+          err.remote &&
+          !isGatewayUnreachable(err) &&
+          !this.lifetime.signal.aborted,
+        isNotDialed: (err) => err instanceof NoGatewayError || err instanceof InvalidNodeNameError,
       },
       options.pool,
       this.clock,

@@ -46,14 +46,15 @@ describe('WanfedTransport: peers that misbehave', () => {
     // alert: the dial waits for the session ticket that only an accepting server sends.
     const far = await farEnd(cleanups, (s) => s.destroy())
     const b = await dc1Sender(ctx, new StaticGatewayLocator({ dc2: [far] }))
-    await b.transport
-      .writeToAddress(Buffer.from('x'), { name: 'betty.dc2', addr: '' })
-      .catch(() => {})
+    await expect(
+      b.transport.writeToAddress(Buffer.from('x'), { name: 'betty.dc2', addr: '' }),
+    ).rejects.toMatchObject({ code: 'WANFED_ERR_SOCKET', remote: true })
     await until(() => b.transport.stats().pool.dialFailures === 1, 'the dial to fail')
     // The node is backed off now: the next packet is dropped and counted, not dialled for.
     await b.transport.writeToAddress(Buffer.from('y'), { name: 'betty.dc2', addr: '' })
     const { packets, pool } = b.transport.stats()
     expect(packets.sent).toBe(0)
+    expect(packets.sendErrors).toBe(1)
     expect(pool.dialFailures).toBe(1)
     expect(pool.droppedBackoff).toBe(1)
     expect(pool.closedEarly).toBe(0)

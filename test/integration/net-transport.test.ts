@@ -412,6 +412,17 @@ describe('NetTransport: streams', () => {
     expect(a.stats().streams.dialErrors).toBe(1)
   })
 
+  it('rejects a dial to a host name that does not resolve as a local SocketError', async () => {
+    const a = await listening()
+    const err = await a
+      .dialAddressTimeout({ addr: 'nonexistent.invalid:7946' }, 5_000)
+      .catch((e) => e)
+    expect(err).toBeInstanceOf(SocketError)
+    expect(err.remote).toBe(false)
+    expect(err.message).toContain('cannot resolve nonexistent.invalid')
+    expect(a.stats().streams.dialErrors).toBe(1)
+  })
+
   it('times out through the injected clock with a remote TimeoutError and destroys the socket', async () => {
     const manual = new VirtualClock()
     const a = new NetTransport({ clock: manual })

@@ -204,6 +204,26 @@ describe('PacketPool: a far node that fails behind a healthy gateway', () => {
   })
 })
 
+describe('PacketPool: a local failure is not the far node’s', () => {
+  it('does not back a node off while its DC has no gateway, nor count a dial: the next send after setGateways dials', async () => {
+    const healthy = await farEnd((s) => s.resume())
+    const manual = new ManualClock()
+    const locator = new StaticGatewayLocator({}, { clock: manual })
+    const b = await bob(locator, {}, manual)
+    for (let i = 0; i < 2; i++) {
+      await expect(b.writeToAddress(Buffer.from('x'), to)).rejects.toMatchObject({
+        code: 'WANFED_ERR_NO_GATEWAY',
+        remote: false,
+      })
+    }
+    expect(b.stats().pool).toMatchObject({ dials: 0, dialFailures: 0, droppedBackoff: 0 })
+    locator.setGateways('dc2', [healthy])
+    await b.writeToAddress(Buffer.from('x'), to)
+    expect(b.stats().pool).toMatchObject({ dials: 1, dialFailures: 0, open: 1, dropped: 0 })
+    expect(b.stats().packets.sent).toBe(1)
+  })
+})
+
 describe('PacketPool: timers on the injected clock', () => {
   it('reaps a connection idle for idleTimeoutMs, not before', async () => {
     const far = await farEnd((s) => s.resume())
@@ -255,6 +275,72 @@ describe('PacketPool: timers on the injected clock', () => {
     manual.advance(200)
     expect(b.stats().pool).toMatchObject({ open: 0, stalled: 1 })
   })
+
+  it('keeps a congested connection whose peer reads a chunk between clock steps, and closes it once the peer stops', async () => {
+    const peers: TLSSocket[] = []
+    const far = await farEnd((s) => {
+      s.pause()
+      peers.push(s)
+    })
+    const manual = new ManualClock()
+    const congestionTimeoutMs = 2_000
+    const progressWindowMs = 1_500
+    const b = await bob(
+      new StaticGatewayLocator({ dc2: [far] }),
+      {
+        pool: {
+          maxConnsPerNode: 1,
+          writeHighWaterMark: 64 * 1024,
+          congestionTimeoutMs,
+          progressWindowMs,
+          reapIntervalMs: 100,
+        },
+      },
+      manual,
+    )
+    const big = Buffer.alloc(60_000, 1)
+    /** Sends until drops persist: every buffer on the way is full, the connection congested. */
+    const fill = async () => {
+      let consecutive = 0
+      for (let i = 0; i < 3_000 && consecutive < 20; i++) {
+        const before = b.stats().packets.sendDropped
+        await b.writeToAddress(big, to)
+        consecutive = b.stats().packets.sendDropped > before ? consecutive + 1 : 0
+        await tick()
+      }
+      expect(consecutive).toBe(20)
+    }
+    await fill()
+    const peer = peers[0] as TLSSocket
+    // Steps of 500 ms, each after the peer took a chunk and the sender refilled what it freed:
+    // far longer in all than congestionTimeoutMs + progressWindowMs.
+    for (let step = 0; step < 12; step++) {
+      let taken = 0
+      await until(() => {
+        for (let c = peer.read(); c !== null; c = taken < 2 * 1024 * 1024 ? peer.read() : null)
+          taken += (c as Buffer).length
+        return taken >= 2 * 1024 * 1024
+      }, 'the peer to read a chunk')
+      // What the peer took frees room on the way: a packet gets through again.
+      const deadline = Date.now() + 5_000
+      for (;;) {
+        const before = b.stats().packets.sendDropped
+        await b.writeToAddress(big, to)
+        if (b.stats().packets.sendDropped === before) break
+        if (Date.now() > deadline) throw new Error('no packet got through after the peer read')
+        await new Promise((r) => setTimeout(r, 5))
+      }
+      await fill()
+      manual.advance(500)
+      expect(b.stats().pool).toMatchObject({ open: 1, stalled: 0, dials: 1 })
+    }
+    // The peer stops reading: the last progress was seen on the last step's first reaper tick.
+    await fill()
+    manual.advance(progressWindowMs - 600)
+    expect(b.stats().pool).toMatchObject({ open: 1, stalled: 0 })
+    manual.advance(700)
+    expect(b.stats().pool).toMatchObject({ open: 0, stalled: 1 })
+  }, 20_000)
 })
 
 describe('PacketPool: a slow but steady reader keeps its connection', () => {
