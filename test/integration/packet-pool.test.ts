@@ -207,7 +207,7 @@ describe('PacketPool: a far node that fails behind a healthy gateway', () => {
 describe('PacketPool: a local failure is not the far node’s', () => {
   it('does not back a node off while its DC has no gateway, nor count a dial: the next send after setGateways dials', async () => {
     const healthy = await farEnd((s) => s.resume())
-    const manual = new ManualClock()
+    const manual = new VirtualClock()
     const locator = new StaticGatewayLocator({}, { clock: manual })
     const b = await bob(locator, {}, manual)
     for (let i = 0; i < 2; i++) {
@@ -282,7 +282,7 @@ describe('PacketPool: timers on the injected clock', () => {
       s.pause()
       peers.push(s)
     })
-    const manual = new ManualClock()
+    const manual = new VirtualClock()
     const congestionTimeoutMs = 2_000
     const progressWindowMs = 1_500
     const b = await bob(
