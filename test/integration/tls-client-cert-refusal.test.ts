@@ -6,6 +6,12 @@
  */
 
 import { once } from 'node:events'
+import {
+  type AddressInfo,
+  createServer as createNetServer,
+  connect as netConnect,
+  type Socket,
+} from 'node:net'
 import type { SecureVersion, TLSSocket } from 'node:tls'
 import { createServer as createTlsServer, connect as tlsConnect } from 'node:tls'
 import { describe, expect, it } from 'vitest'
@@ -137,6 +143,84 @@ describe('a refused client certificate fails the dial', () => {
     // Not a refusal we can prove (no alert), but not a success either.
     expect(err).toMatchObject({ code: 'WANFED_ERR_SOCKET', remote: true })
     expect(err.message).toMatch(/before confirming our client certificate/)
+  })
+})
+
+/**
+ * A TCP relay in front of a plain Node TLS server that forwards the whole handshake but nothing
+ * the server sends after the client's second flight: the TLS 1.3 session tickets (sent only once
+ * the server has the client's Finished) never arrive, and neither does a close. A TLS 1.3 server
+ * cannot be told to send no ticket from Node (SSL_OP_NO_TICKET only makes them stateful).
+ */
+async function ticketlessServer() {
+  const tlsServer = createTlsServer({
+    ca: caPem(),
+    ...tlsFixture('bob'),
+    requestCert: true,
+    ALPNProtocols: [ALPN_WAN_GOSSIP_PACKET],
+  })
+  const open = new Set<Socket>()
+  const hold = (s: Socket) => {
+    open.add(s)
+    s.on('error', () => {})
+    s.once('close', () => open.delete(s))
+  }
+  tlsServer.on('secureConnection', hold)
+  tlsServer.on('tlsClientError', () => {})
+  tlsServer.listen(0, '127.0.0.1')
+  await once(tlsServer, 'listening')
+  const upstream = (tlsServer.address() as AddressInfo).port
+  const relay = createNetServer((client) => {
+    hold(client)
+    const server = netConnect({ host: '127.0.0.1', port: upstream })
+    hold(server)
+    let fromClient = 0
+    let helloEnd = Number.POSITIVE_INFINITY
+    let handshakeSent = false
+    client.on('data', (chunk: Buffer) => {
+      if (fromClient === 0 && chunk.length >= 5) helloEnd = 5 + chunk.readUInt16BE(3)
+      fromClient += chunk.length
+      // Bytes past the ClientHello record: the client has the server's whole flight.
+      if (fromClient > helloEnd) handshakeSent = true
+      server.write(chunk)
+    })
+    server.on('data', (chunk: Buffer) => {
+      if (!handshakeSent) client.write(chunk)
+    })
+    client.once('close', () => server.destroy())
+    server.once('close', () => client.destroy())
+  })
+  relay.listen(0, '127.0.0.1')
+  await once(relay, 'listening')
+  cleanups.push(async () => {
+    for (const s of open) s.destroy()
+    await Promise.all([
+      new Promise<void>((r) => relay.close(() => r())),
+      new Promise<void>((r) => tlsServer.close(() => r())),
+    ])
+  })
+  return `127.0.0.1:${(relay.address() as AddressInfo).port}`
+}
+
+describe('a TLS 1.3 server that never confirms', () => {
+  it('sending neither a ticket nor a close: the dial fails at handshakeTimeoutMs, not blamed on the gateway', async () => {
+    const gateway = await ticketlessServer()
+    const handshakeTimeoutMs = 300
+    const started = Date.now()
+    const err = await dialViaGateway({
+      gateway,
+      datacenter: 'dc1',
+      node: 'bob',
+      alpn: ALPN_WAN_GOSSIP_PACKET,
+      tls: { ca: caPem(), ...tlsFixture('client') },
+      handshakeTimeoutMs,
+      clock,
+    }).catch((e) => e)
+    expect(err).toMatchObject({ code: 'WANFED_ERR_HANDSHAKE_TIMEOUT', remote: true })
+    expect(err.message).toMatch(/did not confirm our client certificate within 300 ms/)
+    // The far side answered the handshake: the gateway is reachable.
+    expect(isGatewayUnreachable(err)).toBe(false)
+    expect(Date.now() - started).toBeGreaterThanOrEqual(handshakeTimeoutMs - 5)
   })
 })
 
