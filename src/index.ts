@@ -57,6 +57,7 @@ export {
 export type {
   AlpnConnectionInfo,
   AlpnHandler,
+  AlpnHandlerOptions,
   AlpnServerEvents,
   AlpnServerOptions,
   AlpnServerStats,

@@ -115,7 +115,9 @@ function plan(options: DialViaGatewayOptions): Plan {
  * so no extra round trip is spent. A refusal arrives as a TLS alert instead and rejects with
  * {@link TlsError}. A server that closes cleanly without a ticket is not called a refusal (it may
  * have accepted and closed at once with tickets disabled): that is a {@link SocketError}. A
- * resumed session needs no ticket: the server accepted these credentials when it issued it.
+ * resumed session needs no ticket: the server accepted these credentials when it issued it. A
+ * server that sent its ticket and closed at once is an accept: the socket may then come back
+ * already ended (`readableEnded`), so a caller that waits for `'end'` checks that first.
  *
  * @returns the TLS socket, handshake complete, positioned at the first application byte.
  * @throws {InvalidArgumentError} bad gateway address, SNI parts, options or missing credentials (no socket is created)
@@ -207,9 +209,17 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
     }
     const onSession = () => {
       ticket = true
+      if (!confirming) return
+      // Confirmed: an EOF or close from here on is a server that accepted us and hung up at once,
+      // not a refusal, so it no longer fails the dial.
+      confirming = false
+      socket.off('end', onEnd)
+      socket.off('close', onClose)
       // Not from inside the event: a write made while Node's TLS engine is still handing out the
-      // ticket (including from a promise continuation of this resolve) is lost.
-      if (confirming) setImmediate(() => settled || succeed())
+      // ticket (including from a promise continuation of this resolve, or a nextTick) is lost. By
+      // the time this runs, a server that closed at once may have ended the socket already
+      // (`readableEnded`), which the caller sees as EOF.
+      setImmediate(() => settled || succeed())
     }
 
     const cleanup = () => {

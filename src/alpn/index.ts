@@ -55,6 +55,7 @@ export {
 export type {
   AlpnConnectionInfo,
   AlpnHandler,
+  AlpnHandlerOptions,
   AlpnServerEvents,
   AlpnServerOptions,
   AlpnServerStats,

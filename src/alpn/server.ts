@@ -42,6 +42,17 @@ export type AlpnHandler = (socket: TLSSocket, info: AlpnConnectionInfo) => void
 /** Receives a plain connection whose first byte (unconsumed) is a legacy type byte. It owns the socket. */
 export type LegacyHandler = (socket: Socket, info: LegacyConnectionInfo) => void
 
+/** How a handler's connections take part in the server's `close()`. */
+export interface AlpnHandlerOptions {
+  /**
+   * Called once for each open connection this handler was given, when `close()` begins: ask it
+   * to finish now rather than wait out `closeGraceMs` (end a pooled connection the peer would
+   * otherwise keep until its idle timeout). Connections still open at the grace's end are
+   * destroyed either way. Without it, a connection is left to its owner within the grace.
+   */
+  onServerClose?: (socket: TLSSocket) => void
+}
+
 export interface AlpnServerOptions {
   /** This server's certificate and key, and the CA every client certificate must chain to. */
   tls: TlsCredentials
@@ -145,13 +156,15 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
   readonly #net: NetServer
   readonly #life: ListenerLifecycle
   readonly #tls: TlsServer
-  readonly #handlers = new Map<string, AlpnHandler>()
+  readonly #handlers = new Map<string, AlpnHandlerOptions & { handler: AlpnHandler }>()
   readonly #legacy = new Map<number, LegacyHandler>()
   readonly #limiter: IpLimiter
   /** TLS 1.3 server application traffic secrets, from the keylog, until the handshake ends. */
   readonly #secrets = new WeakMap<TLSSocket, Buffer>()
   readonly #pending = new Map<Socket, PendingConn>()
   readonly #dispatched = new OpenSet<Socket>()
+  /** The close hook of the handler each dispatched TLS connection went to, if it has one. */
+  readonly #closeHooks = new WeakMap<Socket, (socket: TLSSocket) => void>()
   readonly #clock: Clock
   readonly #handshakeTimeoutMs: number
   readonly #closeGraceMs: number
@@ -238,13 +251,19 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
     return this.#life.status
   }
 
-  /** Registers the handler for an ALPN protocol. Clients offering it are accepted from now on. */
-  handle(alpn: string, handler: AlpnHandler): this {
+  /**
+   * Registers the handler for an ALPN protocol. Clients offering it are accepted from now on.
+   * `options.onServerClose` lets the handler's connections finish early when the server closes.
+   */
+  handle(alpn: string, handler: AlpnHandler, options: AlpnHandlerOptions = {}): this {
     if (typeof alpn !== 'string' || alpn === '' || alpn.length > 255) {
       throw new InvalidArgumentError(`invalid ALPN protocol id ${JSON.stringify(alpn)}`)
     }
     if (typeof handler !== 'function') throw new InvalidArgumentError('handler must be a function')
-    this.#handlers.set(alpn, handler)
+    const { onServerClose } = options ?? {}
+    if (onServerClose !== undefined && typeof onServerClose !== 'function')
+      throw new InvalidArgumentError('onServerClose must be a function')
+    this.#handlers.set(alpn, onServerClose === undefined ? { handler } : { handler, onServerClose })
     return this
   }
 
@@ -253,7 +272,8 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
    * With `handler`, only if that is the one registered (so one owner cannot remove another's).
    */
   unhandle(alpn: string, handler?: AlpnHandler): this {
-    if (handler === undefined || this.#handlers.get(alpn) === handler) this.#handlers.delete(alpn)
+    if (handler === undefined || this.#handlers.get(alpn)?.handler === handler)
+      this.#handlers.delete(alpn)
     return this
   }
 
@@ -328,6 +348,12 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
       graceMs: this.#closeGraceMs,
       clock: this.#clock,
       abrupt,
+      // Handlers that can end their connections early do so now (a far pool would otherwise keep
+      // an idle packet connection open for the whole grace); the rest have the grace to finish.
+      begin: (socket) => {
+        const hook = this.#closeHooks.get(socket)
+        if (hook !== undefined) this.#invoke(() => hook(socket as TLSSocket), socket)
+      },
       destroy: (socket) => socket.destroy(),
       ...(wasListening
         ? { stopAccepting: () => new Promise<void>((resolve) => this.#net.close(() => resolve())) }
@@ -443,8 +469,8 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
       this.#drop(raw, 'sni-mismatch', undefined, tlsSocket, conn.remote)
       return
     }
-    const handler = this.#handlers.get(alpn)
-    if (handler === undefined) {
+    const registered = this.#handlers.get(alpn)
+    if (registered === undefined) {
       // Only when a handler was removed between the ALPN callback and here.
       this.#drop(raw, 'unknown-alpn', undefined, tlsSocket, conn.remote)
       return
@@ -453,6 +479,8 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
     raw.allowHalfOpen = true
     tlsSocket.allowHalfOpen = true
     this.#dispatched.add(tlsSocket)
+    if (registered.onServerClose !== undefined)
+      this.#closeHooks.set(tlsSocket, registered.onServerClose)
     tlsSocket.once('close', () => this.#dispatched.delete(tlsSocket))
     this.#byAlpn[alpn] = (this.#byAlpn[alpn] ?? 0) + 1
     if (channels.serverAccepted.hasSubscribers)
@@ -464,7 +492,10 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
     // that closes early would look like a refusal-shaped failure to the dialer.
     setImmediate(() => {
       if (tlsSocket.destroyed) return
-      this.#invoke(() => handler(tlsSocket, { alpn, servername, remote: conn.remote }), tlsSocket)
+      this.#invoke(
+        () => registered.handler(tlsSocket, { alpn, servername, remote: conn.remote }),
+        tlsSocket,
+      )
     })
   }
 

@@ -541,6 +541,8 @@ export class PacketPool {
     socket.on('error', (err) => this.#failed(conn, key, err))
     // The far side closing (its idle timeout, a restart) ends our readable; the connection is done.
     socket.once('end', () => socket.destroy())
+    // A server that accepted and hung up at once: the dial hands over a socket already ended.
+    if (socket.readableEnded) socket.destroy()
     socket.once('close', () => this.#onClose(conn, key))
     slot.conns.push(conn)
     if (!this.#slots.has(key)) this.#slots.set(key, slot)

@@ -95,7 +95,8 @@ export interface WanfedTransportStats extends TransportStats {
  *
  * Closing order: close the transport first, then its `AlpnServer`, then any `MeshGateway` its
  * traffic (or other DCs' traffic to it) passes through. Its pooled connections and streams then
- * end before the gateways close, and nothing waits on a grace period.
+ * end before the gateways close, and nothing waits on a grace period. An `AlpnServer` closed first
+ * is quick too: its inbound packet connections are ended as it starts closing.
  *
  * @example
  * ```ts
@@ -242,13 +243,23 @@ export class WanfedTransport extends BaseTransport {
       )
     }
     this.#servers.add(server)
-    server.handle(ALPN_WAN_GOSSIP_PACKET, this.#packetHandler)
+    server.handle(ALPN_WAN_GOSSIP_PACKET, this.#packetHandler, {
+      onServerClose: this.#endPacketConn,
+    })
     server.handle(ALPN_WAN_GOSSIP_STREAM, this.#streamHandler)
     return this
   }
 
   readonly #packetHandler = (socket: TLSSocket, info: AlpnConnectionInfo) =>
     this.#onPacketConn(socket, info)
+  /**
+   * The server is closing: a far pool keeps an idle packet connection until its own idle timeout,
+   * so waiting for it would cost the server's whole grace. Ending ours sends the far side the EOF
+   * it already handles (a peer closing): it drops the connection and redials for its next packet.
+   * Frames already in flight are still read until the far side closes. Streams are left to their
+   * owners, within the grace.
+   */
+  readonly #endPacketConn = (socket: TLSSocket) => socket.end()
   readonly #streamHandler = (socket: TLSSocket) => this.#onStreamConn(socket)
 
   finalAdvertiseAddr(ip?: string, port?: number): { ip: string; port: number } {

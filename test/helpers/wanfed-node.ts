@@ -1,5 +1,5 @@
 import { beforeEach } from 'vitest'
-import { AlpnServer } from '../../src/alpn/index.ts'
+import { AlpnServer, type AlpnServerOptions } from '../../src/alpn/index.ts'
 import type { Clock } from '../../src/internal/clock.ts'
 import type { GatewayLocator } from '../../src/locator/index.ts'
 import { MemoryNetwork } from '../../src/transport/memory-network.ts'
@@ -35,6 +35,8 @@ export async function wanfedNode(options: {
   locator: GatewayLocator
   clock?: Clock
   transport?: Partial<WanfedTransportOptions>
+  /** Options of the node's ALPN server (closeGraceMs is 200 unless told). */
+  server?: Partial<AlpnServerOptions>
 }): Promise<WanfedNode> {
   const name = `${options.node}.${options.datacenter}`
   const inner = options.network.createTransport(name)
@@ -43,6 +45,7 @@ export async function wanfedNode(options: {
     tls,
     closeGraceMs: 200,
     ...(options.clock ? { clock: options.clock } : {}),
+    ...options.server,
   })
   const transport = new WanfedTransport({
     transport: inner,

@@ -904,6 +904,58 @@ describe('MeshGateway close order', () => {
     expect(gw1.gw.stats().open).toBe(0)
   })
 
+  it('an AlpnServer closed before its transport, with a far pool holding a packet connection into it, finishes well inside closeGraceMs; packets flow again through a new server', async () => {
+    const network = new MemoryNetwork()
+    const closeGraceMs = 5_000
+    const bobLocator = new StaticGatewayLocator({}, { clock })
+    const bob = await wanfedNode({
+      network,
+      node: 'bob',
+      datacenter: 'dc1',
+      identity: 'bob',
+      locator: bobLocator,
+    })
+    const betty = await wanfedNode({
+      network,
+      node: 'betty',
+      datacenter: 'dc2',
+      identity: 'betty',
+      locator: new StaticGatewayLocator({}, { clock }),
+      server: { closeGraceMs },
+    })
+    cleanups.push(
+      () => bob.close(),
+      () => betty.close(),
+    )
+    // No gateway in between: the far pool's connection ends at betty's server itself.
+    bobLocator.setGateways('dc2', [betty.serverAddr])
+    const packets: string[] = []
+    betty.transport.on('packet', (p) => packets.push(p.buf.toString()))
+    const to = { name: 'betty.dc2', addr: '127.0.0.1:9' }
+    await bob.transport.writeToAddress(Buffer.from('one'), to)
+    await until(() => packets.length === 1, 'the first packet')
+    expect(bob.transport.stats().pool.open).toBe(1)
+
+    // The wrong order: the server first, while bob's pool keeps its idle connection into it.
+    let done = false
+    const closing = betty.server.close().then(() => {
+      done = true
+    })
+    await until(() => done, 'the AlpnServer to close', closeGraceMs / 2)
+    await closing
+    // Bob's pool saw the EOF and let the connection go, as when a peer closes.
+    await until(() => bob.transport.stats().pool.open === 0, 'bob to drop the connection')
+
+    const again = new AlpnServer({ tls: { ca: caPem(), ...tlsFixture('betty') }, clock })
+    betty.transport.attach(again)
+    const { port } = await again.listen({ host: '127.0.0.1', port: 0 })
+    cleanups.push(() => again.close())
+    bobLocator.setGateways('dc2', [`127.0.0.1:${port}`])
+    await bob.transport.writeToAddress(Buffer.from('two'), to)
+    await until(() => packets.length === 2, 'the packet through the new server')
+    expect(packets).toEqual(['one', 'two'])
+  })
+
   it('during close() a splice with bytes flowing is not ended for being quiet; it is once it stops', async () => {
     const up = await rawUpstream((s) => s.resume())
     const { gw, port } = await gateway({

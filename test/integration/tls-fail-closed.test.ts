@@ -1,8 +1,9 @@
 /**
- * Credentials fail closed: every constructor that builds a TLS context refuses a missing, empty
- * or unparsable `ca`, `cert` or `key`, and a key that does not match its certificate, with a typed
- * local error and without opening anything (the leak guard checks after each test). Without this, `ca: undefined` made Node trust its
- * default store, and a `ca` with no certificate in it was silently ignored.
+ * Credentials fail closed: every constructor that builds a TLS context (or dials with one later)
+ * refuses a missing, empty or unparsable `ca`, `cert` or `key`, and a key that does not match its
+ * certificate, with a typed local error and without opening anything (the leak guard checks after
+ * each test). Without this, `ca: undefined` made Node trust its default store, and a `ca` with no
+ * certificate in it was silently ignored.
  */
 
 import { describe, expect, it } from 'vitest'
@@ -12,6 +13,8 @@ import {
   dialViaGateway,
   type TlsCredentials,
 } from '../../src/alpn/index.ts'
+import { FederationControlPlane } from '../../src/locator/federation/control-plane.ts'
+import { FederationStateClient } from '../../src/locator/federation/rpc-client.ts'
 import { StaticGatewayLocator } from '../../src/locator/index.ts'
 import { MemoryNetwork } from '../../src/transport/memory-network.ts'
 import { WanfedTransport } from '../../src/transport/wanfed-transport.ts'
@@ -72,7 +75,7 @@ function transport(tls: unknown): WanfedTransport {
 
 describe('credentials fail closed', () => {
   for (const [what, creds, code] of BAD) {
-    it(`${what}: refused by AlpnServer, dialViaGateway and WanfedTransport`, async () => {
+    it(`${what}: refused by AlpnServer, dialViaGateway, WanfedTransport, FederationStateClient and FederationControlPlane`, async () => {
       expectRefused(() => new AlpnServer({ tls: creds() as TlsCredentials, clock }), code)
       const port = await closedPort()
       await expect(
@@ -86,6 +89,25 @@ describe('credentials fail closed', () => {
         }),
       ).rejects.toMatchObject({ code, remote: false })
       expectRefused(() => transport(creds()), code)
+      expectRefused(
+        () =>
+          new FederationStateClient({
+            datacenter: 'dc1',
+            locator: new StaticGatewayLocator({ dc1: ['127.0.0.1:1'] }, { clock }),
+            tls: creds() as TlsCredentials,
+            clock,
+          }),
+        code,
+      )
+      await expect(
+        FederationControlPlane.start({
+          datacenter: 'dc2',
+          primaryDatacenter: 'dc1',
+          primaryGateways: [`127.0.0.1:${port}`],
+          tls: creds() as TlsCredentials,
+          clock,
+        }),
+      ).rejects.toMatchObject({ code, remote: false })
     })
   }
 

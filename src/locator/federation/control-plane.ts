@@ -1,5 +1,5 @@
 import type { AlpnServer } from '../../alpn/server.ts'
-import type { TlsCredentials } from '../../alpn/tls-options.ts'
+import { type TlsCredentials, validateTlsCredentials } from '../../alpn/tls-options.ts'
 import { InvalidArgumentError } from '../../errors.ts'
 import type { Clock } from '../../internal/clock.ts'
 import { FederationStateAntiEntropy, type GatewaySource } from './anti-entropy.ts'
@@ -150,7 +150,8 @@ export class FederationControlPlane {
     for (const k of ['datacenter', 'primaryDatacenter'] as const)
       if (typeof options?.[k] !== 'string' || options[k] === '')
         throw new InvalidArgumentError(`${k} must be a non-empty string`)
-    if (options.tls === undefined) throw new InvalidArgumentError('tls is required')
+    // Fails closed before the store opens: no CA would mean trusting Node's default store.
+    validateTlsCredentials(options.tls, 'FederationControlPlane')
     if (options.primaryGateways !== undefined && options.datacenter === options.primaryDatacenter)
       throw new InvalidArgumentError(
         "'primary_gateways' should only be configured in a secondary datacenter",

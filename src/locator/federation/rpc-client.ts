@@ -1,7 +1,7 @@
 import type { TLSSocket } from 'node:tls'
 import { dialViaGateway } from '../../alpn/dial.ts'
 import { encodeFrame, FrameDecoder } from '../../alpn/frame.ts'
-import type { TlsCredentials } from '../../alpn/tls-options.ts'
+import { type TlsCredentials, validateTlsCredentials } from '../../alpn/tls-options.ts'
 import {
   ClosedError,
   InvalidArgumentError,
@@ -82,7 +82,8 @@ export class FederationStateClient {
       throw new InvalidArgumentError('datacenter must be a non-empty string')
     if (typeof options.locator?.pickGateway !== 'function')
       throw new InvalidArgumentError('locator must have a pickGateway(dc) method')
-    if (options.tls === undefined) throw new InvalidArgumentError('tls is required')
+    // Fails closed here, not at the first dial: no CA would mean trusting Node's default store.
+    validateTlsCredentials(options.tls, 'FederationStateClient')
     this.datacenter = options.datacenter
     this.#options = options
     this.#clock = options.clock ?? systemClock
