@@ -4,6 +4,9 @@
 import { existsSync, readFileSync } from 'node:fs'
 
 const path = process.argv[2] ?? '.vitest/results.json'
+// vitest's own exit status, when given: an unhandled error fails the run without failing a test,
+// and the JSON report does not show it (its `success` stays true).
+const exitStatus = process.argv[3] === undefined ? 0 : Number(process.argv[3])
 if (!existsSync(path)) {
   console.log('0 passed, 1 failed')
   process.exit(1)
@@ -20,6 +23,12 @@ for (const file of report.testResults ?? []) {
     else skipped++
   }
   if (file.status === 'failed' && !tests.some((t) => t.status === 'failed')) failed++
+}
+if (exitStatus !== 0 && failed === 0) {
+  console.log(
+    `vitest exited ${exitStatus} with no failed test (an unhandled error): counted as 1 failed`,
+  )
+  failed = 1
 }
 // Skipped tests get their own line: the last line is exactly `N passed, N failed`.
 if (skipped > 0) console.log(`${skipped} skipped`)
