@@ -196,9 +196,14 @@ function stringMap(o: Record<string, unknown>, key: string, what: string): Recor
     const v = m[k]
     if (typeof v !== 'string')
       throw new InvalidFederationStateError(`${what}.${key}.${k} must be a string`)
+    // msgpack decoders refuse the key (a prototype-pollution guard), so a state holding it could
+    // be stored but never read back from a snapshot or a message: refuse it here, at the door.
+    if (k === '__proto__')
+      throw new InvalidFederationStateError(
+        `${what}.${key} has the key __proto__, which federation-state messages and snapshots cannot carry`,
+      )
     out.push([k, v])
   }
-  // fromEntries defines own properties, so a `__proto__` key stays data, never a prototype.
   return Object.freeze(Object.fromEntries(out))
 }
 
