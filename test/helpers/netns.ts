@@ -64,6 +64,18 @@ export type NetnsSupport = { ok: true } | { ok: false; reason: string }
 
 let support: NetnsSupport | undefined
 
+/**
+ * What a namespace test file needs to decide whether it runs: the support probe and the skip
+ * reason (empty when supported), warned about once per file when namespaces cannot be made, so the
+ * output says why the tests were skipped.
+ */
+export function netnsGate(): { support: NetnsSupport; reason: string } {
+  const found = netnsSupport()
+  const reason = found.ok ? '' : `network namespaces unavailable: ${found.reason}`
+  if (!found.ok) console.warn(`[netns] ${reason}; these tests are skipped`)
+  return { support: found, reason }
+}
+
 /** Whether this process can build namespaces: root, iproute2, and a trial namespace with a veth. */
 export function netnsSupport(): NetnsSupport {
   support ??= probe()

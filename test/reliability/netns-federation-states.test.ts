@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MeshGatewayStats } from '../../src/gateway/index.ts'
 import { gateway } from '../helpers/federation.ts'
-import { listNamespaces, netnsSupport } from '../helpers/netns.ts'
+import { listNamespaces, netnsGate } from '../helpers/netns.ts'
 import { type Federation, type FedNode, startFederation } from '../helpers/netns-federation.ts'
 
 // Federation states across the isolated datacenters: bob runs the primary's control plane in dc1,
@@ -9,9 +9,7 @@ import { type Federation, type FedNode, startFederation } from '../helpers/netns
 // states) and anti-entropy (dc2 writes its own record into the primary) can only cross through
 // the gateway processes.
 
-const support = netnsSupport()
-const reason = support.ok ? '' : `network namespaces unavailable: ${support.reason}`
-if (!support.ok) console.warn(`[netns] ${reason}; these tests are skipped`)
+const { support, reason } = netnsGate()
 
 interface View {
   states: { datacenter: string; gateways: number }[]

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MeshGatewayStats } from '../../src/gateway/index.ts'
 import type { WanfedTransportStats } from '../../src/transport/index.ts'
-import { listNamespaces, netnsSupport } from '../helpers/netns.ts'
+import { listNamespaces, netnsGate } from '../helpers/netns.ts'
 import {
   expectHandlesBack,
   type Federation,
@@ -18,9 +18,7 @@ import type { FlowReport, Received, StreamReport } from '../helpers/netns-runner
 // so the test knows which carries the traffic. First dc2's gateway is killed (dc1's gateway
 // fails over), then the dc1 gateway bob's traffic goes through (bob's WanfedTransport fails over).
 
-const support = netnsSupport()
-const reason = support.ok ? '' : `network namespaces unavailable: ${support.reason}`
-if (!support.ok) console.warn(`[netns] ${reason}; these tests are skipped`)
+const { support, reason } = netnsGate()
 
 const INTERVAL_MS = 10
 const STREAMS = 3

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MeshGatewayStats } from '../../src/gateway/index.ts'
-import { listNamespaces, netnsSupport, setLink } from '../helpers/netns.ts'
+import { listNamespaces, netnsGate, setLink } from '../helpers/netns.ts'
 import { type Federation, type FedNode, startFederation } from '../helpers/netns-federation.ts'
 import type { FlowReport, Received } from '../helpers/netns-runner.ts'
 
@@ -10,9 +10,7 @@ import type { FlowReport, Received } from '../helpers/netns-runner.ts'
 // here give a remote gateway 1.5 s to connect and 1.5 s to answer; nodes' handshakes wait 4 s:
 // shorter on the gateway, so it can fail over while the node still waits.
 
-const support = netnsSupport()
-const reason = support.ok ? '' : `network namespaces unavailable: ${support.reason}`
-if (!support.ok) console.warn(`[netns] ${reason}; these tests are skipped`)
+const { support, reason } = netnsGate()
 
 describe('a black-holed or hung gateway', () => {
   let fed: Federation | undefined

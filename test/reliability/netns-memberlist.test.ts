@@ -1,15 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MemberlistStats } from '../../src/memberlist/index.ts'
-import { listNamespaces, netnsSupport } from '../helpers/netns.ts'
+import { listNamespaces, netnsGate } from '../helpers/netns.ts'
 import { type Federation, type FedNode, startFederation } from '../helpers/netns-federation.ts'
 
 // wanfed/memberlist's WAN pool across three isolated datacenters, every byte through the gateways
 // and the delay relays between them: joined and watched over 50 ms, then 150 ms round trips, then
 // one member killed.
 
-const support = netnsSupport()
-const reason = support.ok ? '' : `network namespaces unavailable: ${support.reason}`
-if (!support.ok) console.warn(`[netns] ${reason}; these tests are skipped`)
+const { support, reason } = netnsGate()
 
 const NAMES = ['bob.dc1', 'betty.dc2', 'bonnie.dc3']
 

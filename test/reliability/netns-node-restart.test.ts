@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MeshGatewayStats } from '../../src/gateway/index.ts'
 import type { GatewayHealth } from '../../src/locator/index.ts'
 import type { WanfedTransportStats } from '../../src/transport/index.ts'
-import { listNamespaces, netnsSupport } from '../helpers/netns.ts'
+import { listNamespaces, netnsGate } from '../helpers/netns.ts'
 import {
   expectHandlesBack,
   type Federation,
@@ -16,9 +16,7 @@ import type { FlowReport, Received, StreamReport } from '../helpers/netns-runner
 // A remote node killed (SIGKILL) during steady cross-DC packet traffic and started again a second
 // later on the same address with the same certificate, as a restarted server comes back.
 
-const support = netnsSupport()
-const reason = support.ok ? '' : `network namespaces unavailable: ${support.reason}`
-if (!support.ok) console.warn(`[netns] ${reason}; these tests are skipped`)
+const { support, reason } = netnsGate()
 
 const DOWN_MS = 1_000
 

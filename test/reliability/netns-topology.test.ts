@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MeshGatewayStats } from '../../src/gateway/index.ts'
 import type { WanfedTransportStats } from '../../src/transport/index.ts'
-import { listNamespaces, netnsSupport } from '../helpers/netns.ts'
+import { listNamespaces, netnsGate } from '../helpers/netns.ts'
 import {
   expectHandlesBack,
   type Federation,
@@ -16,9 +16,7 @@ import type { ProbeResult } from '../helpers/netns-runner.ts'
 // Three datacenters, each a namespace of its own, joined only by gateway processes with a leg on
 // a WAN namespace (test/helpers/netns.ts draws it). Every node and gateway is its own process.
 
-const support = netnsSupport()
-const reason = support.ok ? '' : `network namespaces unavailable: ${support.reason}`
-if (!support.ok) console.warn(`[netns] ${reason}; these tests are skipped`)
+const { support, reason } = netnsGate()
 
 describe('isolated datacenters (network namespaces)', () => {
   let fed: Federation | undefined

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { MeshGatewayStats } from '../../src/gateway/index.ts'
 import type { DelayRelayStats } from '../helpers/delay-relay.ts'
-import { listNamespaces, netnsSupport } from '../helpers/netns.ts'
+import { listNamespaces, netnsGate } from '../helpers/netns.ts'
 import {
   expectHandlesBack,
   type Federation,
@@ -16,9 +16,7 @@ import {
 // and the reply: betty -> gw2a -> relay -> gw1a -> bob. Both relays hold each direction for half
 // the round trip, with jitter.
 
-const support = netnsSupport()
-const reason = support.ok ? '' : `network namespaces unavailable: ${support.reason}`
-if (!support.ok) console.warn(`[netns] ${reason}; these tests are skipped`)
+const { support, reason } = netnsGate()
 
 interface Figures {
   rttMs: number
