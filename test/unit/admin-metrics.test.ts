@@ -6,15 +6,8 @@
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { type ComponentKind, familiesOf, METRIC_SPECS } from '../../src/admin/metrics.ts'
-import { AlpnServer } from '../../src/alpn/index.ts'
-import { MeshGateway } from '../../src/gateway/index.ts'
-import {
-  FederationGatewayLocator,
-  FederationStateStore,
-  StaticGatewayLocator,
-} from '../../src/locator/index.ts'
-import { MemoryNetwork, NetTransport, WanfedTransport } from '../../src/transport/index.ts'
-import { caPem, tlsFixture } from '../helpers/fixtures.ts'
+import { FederationGatewayLocator, FederationStateStore } from '../../src/locator/index.ts'
+import { statSources } from '../helpers/stat-sources.ts'
 
 const doc = readFileSync(new URL('../../docs/observability.md', import.meta.url), 'utf8')
 
@@ -52,18 +45,7 @@ const placeholders: Record<string, string> = {
 
 describe('admin metrics', () => {
   it('covers every number each component reports', async () => {
-    const tls = { ca: caPem(), ...tlsFixture('bob') }
-    const network = new MemoryNetwork()
-    const memory = network.createTransport('a.dc1')
-    const net = new NetTransport({ bindAddrs: ['127.0.0.1'] })
-    const wanfed = new WanfedTransport({
-      transport: network.createTransport('bob.dc1'),
-      datacenter: 'dc1',
-      locator: new StaticGatewayLocator({}),
-      tls,
-    })
-    const server = new AlpnServer({ tls })
-    const gateway = new MeshGateway({ datacenter: 'dc1', servers: { bob: '127.0.0.1:1' } })
+    const { memory, net, wanfed, server, gateway, close } = statSources()
     const store = new FederationStateStore()
     const locator = new FederationGatewayLocator({
       store,
@@ -87,15 +69,7 @@ describe('admin metrics', () => {
         expect(familiesOf(kind, 'x', stats).some((f) => f.samples.length > 0)).toBe(true)
       }
     } finally {
-      await Promise.all([
-        memory.close(),
-        net.close(),
-        wanfed.close(),
-        server.close(),
-        gateway.close(),
-        locator.close(),
-        store.close(),
-      ])
+      await Promise.all([close(), locator.close(), store.close()])
     }
   })
 

@@ -7,12 +7,10 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import ts from 'typescript'
 import { describe, expect, it } from 'vitest'
-import { ALPN_DIAGNOSTICS_CHANNELS, AlpnServer } from '../../src/alpn/index.ts'
-import { GATEWAY_DIAGNOSTICS_CHANNELS, MeshGateway } from '../../src/gateway/index.ts'
+import { ALPN_DIAGNOSTICS_CHANNELS } from '../../src/alpn/index.ts'
+import { GATEWAY_DIAGNOSTICS_CHANNELS } from '../../src/gateway/index.ts'
 import { channels } from '../../src/internal/diagnostics.ts'
-import { StaticGatewayLocator } from '../../src/locator/index.ts'
-import { MemoryNetwork, NetTransport, WanfedTransport } from '../../src/transport/index.ts'
-import { caPem, tlsFixture } from '../helpers/fixtures.ts'
+import { statSources } from '../helpers/stat-sources.ts'
 
 const doc = readFileSync(new URL('../../docs/observability.md', import.meta.url), 'utf8')
 
@@ -121,18 +119,7 @@ describe('docs/observability.md', () => {
   }
 
   it('describes every stats() field of every class', async () => {
-    const tls = { ca: caPem(), ...tlsFixture('bob') }
-    const network = new MemoryNetwork()
-    const memory = network.createTransport('a.dc1')
-    const net = new NetTransport({ bindAddrs: ['127.0.0.1'] })
-    const wanfed = new WanfedTransport({
-      transport: network.createTransport('bob.dc1'),
-      datacenter: 'dc1',
-      locator: new StaticGatewayLocator({}),
-      tls,
-    })
-    const server = new AlpnServer({ tls })
-    const gateway = new MeshGateway({ datacenter: 'dc1', servers: { bob: '127.0.0.1:1' } })
+    const { memory, net, wanfed, server, gateway, close } = statSources()
     try {
       expectDocumented(memory.stats(), 'BaseTransport')
       expectDocumented(net.stats(), 'NetTransport', 'BaseTransport')
@@ -140,13 +127,7 @@ describe('docs/observability.md', () => {
       expectDocumented(server.stats(), 'AlpnServer')
       expectDocumented(gateway.stats(), 'MeshGateway')
     } finally {
-      await Promise.all([
-        memory.close(),
-        net.close(),
-        wanfed.close(),
-        server.close(),
-        gateway.close(),
-      ])
+      await close()
     }
   })
 
