@@ -27,6 +27,7 @@ import {
   startHaproxy,
 } from './lib/fixtures.ts'
 import { BenchChild } from './lib/ipc.ts'
+import { processCpuUs } from './lib/process-cpu.ts'
 import type { BenchMetric, BenchReport } from './types.ts'
 
 const FAR_SIDE = fileURLToPath(new URL('./lib/far-side.ts', import.meta.url))
@@ -124,6 +125,19 @@ export async function run(): Promise<BenchReport> {
     // Throughput: one TLS connection per path, BULK_BYTES written in 64 KiB chunks with 'drain',
     // timed from the first write to the last byte counted by the server.
     const chunk = Buffer.alloc(CHUNK, 0x5a)
+    // CPU each hop spends per byte, summed over every timed round: independent of how the two
+    // cores are shared with the client and server, unlike throughput (see BENCHMARKS.md).
+    const hopCpu = async (p: Path): Promise<number | undefined> =>
+      p === 'mesh'
+        ? (await far.request<{ us: number }>('cpu')).us
+        : p === 'haproxy'
+          ? processCpuUs(haproxy?.pid)
+          : undefined
+    const cpuTotals: Record<Path, { us: number; bytes: number }> = {
+      direct: { us: 0, bytes: 0 },
+      mesh: { us: 0, bytes: 0 },
+      haproxy: { us: 0, bytes: 0 },
+    }
     const bulk = async (address: string, bytes: number) => {
       const socket = connect(address, ALPN_SINK)
       socket.on('error', () => {})
@@ -168,7 +182,14 @@ export async function run(): Promise<BenchReport> {
     for (let r = 0; r < THROUGHPUT_ROUNDS; r++) {
       for (let i = 0; i < names.length; i++) {
         const p = names[(i + r) % names.length] as Path
-        rounds[p].push(await bulk(paths[p] as string, BULK_BYTES / THROUGHPUT_ROUNDS))
+        const before = await hopCpu(p)
+        const result = await bulk(paths[p] as string, BULK_BYTES / THROUGHPUT_ROUNDS)
+        const after = await hopCpu(p)
+        if (before !== undefined && after !== undefined) {
+          cpuTotals[p].us += after - before
+          cpuTotals[p].bytes += result.bytes
+        }
+        rounds[p].push(result)
       }
     }
     for (const p of names) {
@@ -240,6 +261,27 @@ export async function run(): Promise<BenchReport> {
         digits: 2,
       })
     }
+    const cpuPerMiB = (p: Path) =>
+      cpuTotals[p].bytes === 0 ? Number.NaN : cpuTotals[p].us / (cpuTotals[p].bytes / MiB)
+    for (const p of names) {
+      if (p === 'direct') continue
+      metrics.push({
+        key: `${p}_cpu_us_per_mib`,
+        label: `hop CPU per MiB carried, ${label[p]}`,
+        value: cpuPerMiB(p),
+        unit: 'µs/MiB',
+        digits: 0,
+      })
+    }
+    if (haproxy !== undefined) {
+      metrics.push({
+        key: 'mesh_cpu_vs_haproxy',
+        label: 'hop CPU per MiB, MeshGateway / HAProxy',
+        value: cpuPerMiB('mesh') / cpuPerMiB('haproxy'),
+        unit: 'x',
+        digits: 2,
+      })
+    }
     for (const p of names) {
       metrics.push(
         {
@@ -307,7 +349,9 @@ export async function run(): Promise<BenchReport> {
         `- Throughput: per path, ${WARMUP_BYTES / MiB} MiB of warm-up, then ${THROUGHPUT_ROUNDS} rounds of ${BULK_BYTES / THROUGHPUT_ROUNDS / MiB} MiB each on a new`,
         `  connection, written in 64 KiB chunks (waiting for 'drain') and timed from the first write to the`,
         `  last byte counted by the server (each bounded by ${BULK_TIME_MS / 1000} s). The paths take turns within a round,`,
-        '  the first rotating, and each path reports the median of its rounds.',
+        '  the first rotating, and each path reports the median of its rounds. Hop CPU: the hop',
+        "  process's user + system time over all timed rounds (`process.cpuUsage()` in MeshGateway's",
+        '  process, `/proc/<pid>/stat` for HAProxy), divided by the bytes carried.',
         `- Setup latency: ${CONNECTIONS} sequential new connections per path (after ${WARMUP_CONNECTIONS} warm-up ones), the`,
         '  paths interleaved, one shared client SecureContext, no session resumption: time from',
         '  `tls.connect()` to `secureConnect`, and to the first byte echoed by the server.',

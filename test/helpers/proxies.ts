@@ -15,6 +15,8 @@ export const hasNginx = hasCommand('nginx', ['-v'])
 export interface RunningProxy {
   port: number
   address: string
+  /** The proxy's process id (benchmarks read its CPU time from /proc). */
+  pid: number | undefined
   /** What the proxy wrote, for failure messages. */
   output(): string
   stop(): Promise<void>
@@ -72,7 +74,7 @@ async function run(
     await stop()
     throw err
   }
-  return { port, address: `127.0.0.1:${port}`, output, stop }
+  return { port, address: `127.0.0.1:${port}`, pid: child.pid, output, stop }
 }
 
 class PortTakenError extends Error {}
