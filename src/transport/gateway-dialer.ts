@@ -88,6 +88,8 @@ export class GatewayDialer {
         ...(alpn === ALPN_WAN_GOSSIP_STREAM && o.sessionCache !== undefined
           ? { sessionCache: o.sessionCache }
           : {}),
+        // A stream's reader must tell a gateway that died from a peer that closed.
+        strictEnd: alpn === ALPN_WAN_GOSSIP_STREAM,
       })
     } catch (err) {
       if (isGatewayUnreachable(err)) this.#tell('reportFailure', datacenter, gateway, err as Error)
