@@ -16,8 +16,14 @@ import {
 export const DEFAULT_HELLO_TIMEOUT_MS = 5_000
 /** Bytes buffered before the SNI is known. Real hellos are well under 2 KiB (post-quantum key shares included). */
 export const DEFAULT_MAX_HELLO_BYTES = 16 * 1024
-/** Consul's fixed TCP dial timeout. */
-export const DEFAULT_GATEWAY_CONNECT_TIMEOUT_MS = 10_000
+/**
+ * TCP connect timeout per upstream attempt. Shorter than Consul's fixed 10 s on purpose: a remote
+ * gateway that is black-holed must be given up on, and the next one tried and answered
+ * ({@link DEFAULT_ANSWER_TIMEOUT_MS}), while the dialling node still waits for its handshake
+ * (`WanfedTransport`'s `handshakeTimeoutMs`, 10 s): 4 s + 5 s < 10 s. With 10 s the node gave up
+ * exactly when the gateway would have moved on. A loaded WAN link still connects in well under 4 s.
+ */
+export const DEFAULT_GATEWAY_CONNECT_TIMEOUT_MS = 4_000
 /**
  * How long a remote gateway has, once connected, to send its first byte back. Consul's
  * `rpc_handshake_timeout`, and half the dialer's own handshake timeout, so a silent gateway is
@@ -63,7 +69,11 @@ export interface MeshGatewayOptions {
   helloTimeoutMs?: number
   /** Bytes buffered before the SNI is known; a longer hello is refused. Default 16 KiB. */
   maxHelloBytes?: number
-  /** TCP connect timeout in ms per upstream attempt. Default 10,000. */
+  /**
+   * TCP connect timeout in ms per upstream attempt. Default 4,000: with `answerTimeoutMs` it must
+   * stay below the dialling nodes' `handshakeTimeoutMs` (10,000 by default), so a black-holed
+   * remote gateway is failed over before the node gives up.
+   */
   connectTimeoutMs?: number
   /**
    * Time in ms a remote gateway has, after the TCP connect, to send its first byte back (the
