@@ -30,6 +30,13 @@ export const DEFAULT_GATEWAY_CONNECT_TIMEOUT_MS = 4_000
  * failed over while the client still waits.
  */
 export const DEFAULT_ANSWER_TIMEOUT_MS = 5_000
+/**
+ * A spliced connection whose buffered writes towards either side have not moved for this long is
+ * closed, and a remote gateway it was writing to is reported failed. Long enough for TCP to ride
+ * out several retransmission timeouts on a lossy link; short next to the ~15 minutes the kernel
+ * would retransmit into a black hole.
+ */
+export const DEFAULT_WRITE_STALL_TIMEOUT_MS = 15_000
 /** A spliced connection with no byte either way for this long is closed. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 10 * 60_000
 /** Distinct upstreams tried per connection before giving up. */
@@ -85,6 +92,14 @@ export interface MeshGatewayOptions {
   /** A spliced connection idle both ways this long (ms) is closed; 0 disables. Default 10 minutes. */
   idleTimeoutMs?: number
   /**
+   * A spliced connection with bytes waiting to be written towards one side, none of which has
+   * reached the kernel for this long (ms), is closed: the link is black-holed or the peer hung
+   * (its window stays shut). Seen only once the kernel's send buffer is full, so at low rates it
+   * adds the time that takes. When it is the upstream of a remote-DC route, that gateway is
+   * reported failed to the locator. 0 disables. Default 15,000.
+   */
+  writeStallTimeoutMs?: number
+  /**
    * Open client connections allowed; 0 means no limit. Default 4,096, as the rendered HAProxy and
    * nginx configs: an unauthenticated client must not be able to exhaust file descriptors.
    */
@@ -115,6 +130,7 @@ export interface ResolvedGatewayOptions {
   readonly connectTimeoutMs: number
   readonly answerTimeoutMs: number
   readonly idleTimeoutMs: number
+  readonly writeStallTimeoutMs: number
   readonly maxConnections: number
   readonly maxConnectAttempts: number
   readonly closeGraceMs: number
@@ -184,6 +200,12 @@ export function resolveGatewayOptions(options: MeshGatewayOptions): ResolvedGate
     idleTimeoutMs: optionalNumber(options.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS, 'idleTimeoutMs', {
       min: 0,
     }),
+    writeStallTimeoutMs: optionalNumber(
+      options.writeStallTimeoutMs,
+      DEFAULT_WRITE_STALL_TIMEOUT_MS,
+      'writeStallTimeoutMs',
+      { min: 0 },
+    ),
     maxConnections: optionalNumber(
       options.maxConnections,
       DEFAULT_MAX_GATEWAY_CONNECTIONS,
