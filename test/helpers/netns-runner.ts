@@ -118,7 +118,7 @@ let gateway: MeshGateway | undefined
 let plane: FederationControlPlane | undefined
 let gossip: Memberlist | undefined
 /** Membership events seen by this node's memberlist: what happened to whom, and when. */
-const memberEvents: { type: string; node: string; at: number }[] = []
+const memberEvents: { type: string; node: string; at: number; incarnation: number }[] = []
 /** Probe round trips memberlist measured (its ping delegate), by peer. */
 const probeRtts: { node: string; rttMs: number }[] = []
 let nodeTls: TlsPem | undefined
@@ -224,7 +224,9 @@ async function startGossip(probeTimeoutMs: number): Promise<null> {
     },
   })
   for (const type of ['join', 'suspect', 'dead', 'alive'] as const) {
-    gossip.on(type, (n) => memberEvents.push({ type, node: n.name, at: Date.now() }))
+    gossip.on(type, (n) =>
+      memberEvents.push({ type, node: n.name, at: Date.now(), incarnation: n.incarnation }),
+    )
   }
   return null
 }
