@@ -244,6 +244,11 @@ export const METRIC_SPECS: Readonly<Record<ComponentKind, readonly MetricSpec[]>
       'wanfed_gateway_idle_timeouts_total',
       'Spliced connections closed by the idle timeout.',
     ),
+    c(
+      'writeStalls',
+      'wanfed_gateway_write_stalls_total',
+      'Spliced connections closed because their writes towards one side stopped.',
+    ),
   ],
   locator: [
     c('reads', 'wanfed_locator_reads_total', 'Successful reads of the federation-state store.'),

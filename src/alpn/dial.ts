@@ -20,6 +20,7 @@ import { debug } from '../internal/debug.ts'
 import { channels } from '../internal/diagnostics.ts'
 import { connectError as classifyConnectError } from '../internal/socket-errors.ts'
 import { optionalNumber } from '../internal/validate.ts'
+import { watchCleanEnd } from './clean-end.ts'
 import type { TlsSessionCache } from './session-cache.ts'
 import { serverSni } from './sni.ts'
 import { clientSecureContext, type TlsCredentials } from './tls-options.ts'
@@ -56,6 +57,11 @@ export interface DialViaGatewayOptions {
   localAddress?: string
   /** @internal */
   clock?: Clock
+  /**
+   * @internal Streams: once connected, an end without TLS close_notify (a gateway that died) is a
+   * `SocketError`, and socket errors are wanfed errors (see clean-end.ts).
+   */
+  strictEnd?: boolean
 }
 
 interface Plan {
@@ -170,10 +176,26 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
       ...(session === undefined ? {} : { session }),
       ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
     }
+    // A stream dial brings its own TCP socket, connected after tls.connect has wrapped it, so the
+    // TCP EOF is seen apart from the TLS one (clean-end.ts); other dials let tls.connect make it.
+    const watch = options.strictEnd === true ? watchCleanEnd() : undefined
     // tls.connect passes allowHalfOpen to its socket; @types/node's ConnectionOptions lacks it.
-    const socket = tlsConnect(connectOptions)
-    socket.setNoDelay(true)
-    socket.setKeepAlive(true)
+    const socket = tlsConnect(
+      watch === undefined
+        ? connectOptions
+        : { ...connectOptions, host: undefined, port: undefined, socket: watch.raw },
+    )
+    const tcpSocket = watch?.raw ?? socket
+    if (watch !== undefined) {
+      watch.raw.on('error', noop) // the TLS socket re-emits it
+      watch.raw.connect({
+        host: p.target.host,
+        port: p.target.port,
+        ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+      })
+    }
+    tcpSocket.setNoDelay(true)
+    tcpSocket.setKeepAlive(true)
     if (sessionCache !== undefined) {
       socket.on('session', (s: Buffer) => sessionCache.set(servername, tls, s))
     }
@@ -225,7 +247,7 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
     const cleanup = () => {
       clock.clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)
-      socket.off('connect', onConnect)
+      tcpSocket.off('connect', onConnect)
       socket.off('secureConnect', onSecure)
       socket.off('session', onSession)
       socket.off('end', onEnd)
@@ -240,6 +262,7 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
       // A late error after we gave up must not become an unhandled 'error'.
       socket.on('error', noop)
       socket.destroy()
+      watch?.raw.destroy()
       if (sessionCache !== undefined && err instanceof TlsError)
         sessionCache.delete(servername, tls)
       debug('%s failed: %s', what, err.message)
@@ -251,6 +274,7 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
     function succeed() {
       settled = true
       cleanup()
+      watch?.arm(socket, what)
       debug('%s connected (resumed=%s)', what, socket.isSessionReused())
       if (channels.dialConnected.hasSubscribers)
         channels.dialConnected.publish({ gateway, sni: servername, alpn, socket })
@@ -259,8 +283,9 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
 
     function onConnect() {
       connected = true
-      tcp = (socket as unknown as { _handle?: { _parent?: { bytesRead?: number } } })._handle
-        ?._parent
+      tcp =
+        watch?.raw ??
+        (socket as unknown as { _handle?: { _parent?: { bytesRead?: number } } })._handle?._parent
       clock.clearTimeout(timer)
       timer = clock.setTimeout(
         () =>
@@ -295,7 +320,7 @@ export function dialViaGateway(options: DialViaGatewayOptions): Promise<TLSSocke
     }
 
     signal?.addEventListener('abort', onAbort, { once: true })
-    socket.once('connect', onConnect)
+    tcpSocket.once('connect', onConnect)
     socket.once('secureConnect', onSecure)
     socket.on('session', onSession)
     socket.on('error', onError)

@@ -54,6 +54,7 @@ export {
   DEFAULT_MAX_CONNECT_ATTEMPTS,
   DEFAULT_MAX_GATEWAY_CONNECTIONS,
   DEFAULT_MAX_HELLO_BYTES,
+  DEFAULT_WRITE_STALL_TIMEOUT_MS,
   MeshGateway,
 } from './mesh-gateway.ts'
 export type { NginxConfigOptions, ProxyConfigOptions } from './proxy-config.ts'

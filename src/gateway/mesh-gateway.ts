@@ -5,6 +5,7 @@ import {
   type Socket,
 } from 'node:net'
 import { EventEmitter } from 'eventemitter3'
+import { SocketError } from '../errors.ts'
 import { formatHostPort } from '../internal/address.ts'
 import { debug } from '../internal/debug.ts'
 import { channels } from '../internal/diagnostics.ts'
@@ -26,6 +27,7 @@ import {
   type MeshGatewayStats,
 } from './stats.ts'
 import { UpstreamConnector, type UpstreamResult } from './upstream.ts'
+import { type StalledSide, WriteStallWatch } from './write-stall.ts'
 
 export {
   DEFAULT_ANSWER_TIMEOUT_MS,
@@ -37,6 +39,7 @@ export {
   DEFAULT_MAX_CONNECT_ATTEMPTS,
   DEFAULT_MAX_GATEWAY_CONNECTIONS,
   DEFAULT_MAX_HELLO_BYTES,
+  DEFAULT_WRITE_STALL_TIMEOUT_MS,
   type MeshGatewayOptions,
 } from './options.ts'
 export type {
@@ -112,6 +115,7 @@ export class MeshGateway extends EventEmitter<MeshGatewayEvents> {
   readonly #upstream: UpstreamConnector
   readonly #conns = new OpenSet<GatewayConn>()
   readonly #counters = new GatewayCounters()
+  readonly #stalls: WriteStallWatch
   #closing: Promise<void> | undefined
 
   constructor(options: MeshGatewayOptions) {
@@ -121,6 +125,9 @@ export class MeshGateway extends EventEmitter<MeshGatewayEvents> {
       attemptFailed: (conn, route, address, err) => this.#attemptFailed(conn, route, address, err),
       error: (err) => this.emit('error', err),
     })
+    this.#stalls = new WriteStallWatch(this.#o.clock, this.#o.writeStallTimeoutMs, (conn, side) =>
+      this.#writeStalled(conn, side),
+    )
     // allowHalfOpen: a client's FIN must travel upstream as a FIN, not close the connection.
     this.#net = createNetServer({ allowHalfOpen: true, noDelay: true }, (socket) =>
       this.#onConnection(socket),
@@ -225,6 +232,7 @@ export class MeshGateway extends EventEmitter<MeshGatewayEvents> {
       // Destroyed sockets close within a tick or two; the drain waits for both sides so stats end at zero.
       destroy: destroyBoth,
     })
+    this.#stalls.stop()
     this.#life.status = 'closed'
     this.emit('close')
   }
@@ -311,6 +319,7 @@ export class MeshGateway extends EventEmitter<MeshGatewayEvents> {
         if (sideClosed(conn, upstream, conn.client)) this.#finish(conn)
       },
     })
+    this.#stalls.add(conn)
     debug(
       'gateway %s sni=%s -> %s (%s) via %s',
       conn.remote,
@@ -344,9 +353,30 @@ export class MeshGateway extends EventEmitter<MeshGatewayEvents> {
     }
   }
 
+  /**
+   * Bytes towards one side stopped moving: the connection is cut, so the node's pooled connection
+   * ends and its pool redials (a black-holed remote gateway, reported failed here, is then
+   * avoided by the redial's pick).
+   */
+  #writeStalled(conn: GatewayConn, side: StalledSide): void {
+    const route = conn.route as Routed
+    this.#counters.writeStalls++
+    conn.endReason = 'write-stalled'
+    const peer = side === 'upstream' ? conn.upstreamAddr : conn.remote
+    const err = new SocketError(
+      `gateway sni=${conn.sni}: writes to ${side} ${peer} made no progress for ${this.#o.writeStallTimeoutMs} ms`,
+    )
+    debug('%s: closing', err.message)
+    if (side === 'upstream' && route.kind === 'remote-dc') {
+      this.#upstream.reportFailure(route.datacenter, conn.upstreamAddr, err)
+    }
+    destroyBoth(conn)
+  }
+
   #finish(conn: GatewayConn): void {
     if (conn.phase === 'done') return
     const route = conn.route as Routed
+    this.#stalls.delete(conn)
     conn.phase = 'done'
     if (conn.timer !== undefined) this.#o.clock.clearTimeout(conn.timer)
     conn.timer = undefined

@@ -16,14 +16,27 @@ import {
 export const DEFAULT_HELLO_TIMEOUT_MS = 5_000
 /** Bytes buffered before the SNI is known. Real hellos are well under 2 KiB (post-quantum key shares included). */
 export const DEFAULT_MAX_HELLO_BYTES = 16 * 1024
-/** Consul's fixed TCP dial timeout. */
-export const DEFAULT_GATEWAY_CONNECT_TIMEOUT_MS = 10_000
+/**
+ * TCP connect timeout per upstream attempt. Shorter than Consul's fixed 10 s on purpose: a remote
+ * gateway that is black-holed must be given up on, and the next one tried and answered
+ * ({@link DEFAULT_ANSWER_TIMEOUT_MS}), while the dialling node still waits for its handshake
+ * (`WanfedTransport`'s `handshakeTimeoutMs`, 10 s): 4 s + 5 s < 10 s. With 10 s the node gave up
+ * exactly when the gateway would have moved on. A loaded WAN link still connects in well under 4 s.
+ */
+export const DEFAULT_GATEWAY_CONNECT_TIMEOUT_MS = 4_000
 /**
  * How long a remote gateway has, once connected, to send its first byte back. Consul's
  * `rpc_handshake_timeout`, and half the dialer's own handshake timeout, so a silent gateway is
  * failed over while the client still waits.
  */
 export const DEFAULT_ANSWER_TIMEOUT_MS = 5_000
+/**
+ * A spliced connection whose buffered writes towards either side have not moved for this long is
+ * closed, and a remote gateway it was writing to is reported failed. Long enough for TCP to ride
+ * out several retransmission timeouts on a lossy link; short next to the ~15 minutes the kernel
+ * would retransmit into a black hole.
+ */
+export const DEFAULT_WRITE_STALL_TIMEOUT_MS = 15_000
 /** A spliced connection with no byte either way for this long is closed. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 10 * 60_000
 /** Distinct upstreams tried per connection before giving up. */
@@ -63,7 +76,11 @@ export interface MeshGatewayOptions {
   helloTimeoutMs?: number
   /** Bytes buffered before the SNI is known; a longer hello is refused. Default 16 KiB. */
   maxHelloBytes?: number
-  /** TCP connect timeout in ms per upstream attempt. Default 10,000. */
+  /**
+   * TCP connect timeout in ms per upstream attempt. Default 4,000: with `answerTimeoutMs` it must
+   * stay below the dialling nodes' `handshakeTimeoutMs` (10,000 by default), so a black-holed
+   * remote gateway is failed over before the node gives up.
+   */
   connectTimeoutMs?: number
   /**
    * Time in ms a remote gateway has, after the TCP connect, to send its first byte back (the
@@ -74,6 +91,14 @@ export interface MeshGatewayOptions {
   answerTimeoutMs?: number
   /** A spliced connection idle both ways this long (ms) is closed; 0 disables. Default 10 minutes. */
   idleTimeoutMs?: number
+  /**
+   * A spliced connection with bytes waiting to be written towards one side, none of which has
+   * reached the kernel for this long (ms), is closed: the link is black-holed or the peer hung
+   * (its window stays shut). Seen only once the kernel's send buffer is full, so at low rates it
+   * adds the time that takes. When it is the upstream of a remote-DC route, that gateway is
+   * reported failed to the locator. 0 disables. Default 15,000.
+   */
+  writeStallTimeoutMs?: number
   /**
    * Open client connections allowed; 0 means no limit. Default 4,096, as the rendered HAProxy and
    * nginx configs: an unauthenticated client must not be able to exhaust file descriptors.
@@ -105,6 +130,7 @@ export interface ResolvedGatewayOptions {
   readonly connectTimeoutMs: number
   readonly answerTimeoutMs: number
   readonly idleTimeoutMs: number
+  readonly writeStallTimeoutMs: number
   readonly maxConnections: number
   readonly maxConnectAttempts: number
   readonly closeGraceMs: number
@@ -174,6 +200,12 @@ export function resolveGatewayOptions(options: MeshGatewayOptions): ResolvedGate
     idleTimeoutMs: optionalNumber(options.idleTimeoutMs, DEFAULT_IDLE_TIMEOUT_MS, 'idleTimeoutMs', {
       min: 0,
     }),
+    writeStallTimeoutMs: optionalNumber(
+      options.writeStallTimeoutMs,
+      DEFAULT_WRITE_STALL_TIMEOUT_MS,
+      'writeStallTimeoutMs',
+      { min: 0 },
+    ),
     maxConnections: optionalNumber(
       options.maxConnections,
       DEFAULT_MAX_GATEWAY_CONNECTIONS,

@@ -1,6 +1,12 @@
 import { InvalidArgumentError } from '../errors.ts'
 import { parseHostPort } from '../internal/address.ts'
 import { optionalNumber } from '../internal/validate.ts'
+import {
+  DEFAULT_GATEWAY_CONNECT_TIMEOUT_MS,
+  DEFAULT_HELLO_TIMEOUT_MS,
+  DEFAULT_IDLE_TIMEOUT_MS,
+  DEFAULT_MAX_GATEWAY_CONNECTIONS,
+} from './options.ts'
 import type { RouteEntry, RouteTable } from './routes.ts'
 
 /** Settings shared by the HAProxy and nginx renderers. Times in ms, as everywhere in wanfed. */
@@ -9,7 +15,10 @@ export interface ProxyConfigOptions {
   bind: string | readonly string[]
   /** Time a client has to send its whole ClientHello. Default 5,000 (MeshGateway's). */
   helloTimeoutMs?: number
-  /** Upstream connect timeout. Default 10,000. */
+  /**
+   * Upstream connect timeout. Default 4,000 (MeshGateway's): below the dialling nodes' handshake
+   * timeout, so a black-holed upstream is redispatched to the next one before the node gives up.
+   */
   connectTimeoutMs?: number
   /** A spliced connection idle this long in both directions is closed. Default 600,000. */
   idleTimeoutMs?: number
@@ -48,17 +57,27 @@ function settings(options: ProxyConfigOptions): Settings {
   for (const b of binds) parseHostPort(b, 'bind address')
   return {
     binds,
-    helloMs: optionalNumber(options.helloTimeoutMs, 5_000, 'helloTimeoutMs', POSITIVE_INTEGER),
+    helloMs: optionalNumber(
+      options.helloTimeoutMs,
+      DEFAULT_HELLO_TIMEOUT_MS,
+      'helloTimeoutMs',
+      POSITIVE_INTEGER,
+    ),
     connectMs: optionalNumber(
       options.connectTimeoutMs,
-      10_000,
+      DEFAULT_GATEWAY_CONNECT_TIMEOUT_MS,
       'connectTimeoutMs',
       POSITIVE_INTEGER,
     ),
-    idleMs: optionalNumber(options.idleTimeoutMs, 600_000, 'idleTimeoutMs', POSITIVE_INTEGER),
+    idleMs: optionalNumber(
+      options.idleTimeoutMs,
+      DEFAULT_IDLE_TIMEOUT_MS,
+      'idleTimeoutMs',
+      POSITIVE_INTEGER,
+    ),
     maxConnections: optionalNumber(
       options.maxConnections,
-      4_096,
+      DEFAULT_MAX_GATEWAY_CONNECTIONS,
       'maxConnections',
       POSITIVE_INTEGER,
     ),

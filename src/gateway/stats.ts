@@ -51,6 +51,8 @@ export interface MeshGatewayStats {
   rejected: Record<GatewayRejectReason, number>
   /** Spliced connections closed by the idle timeout. */
   idleTimeouts: number
+  /** Spliced connections closed because their writes towards one side stopped (`writeStallTimeoutMs`). */
+  writeStalls: number
 }
 
 const REJECT_REASONS: readonly GatewayRejectReason[] = [
@@ -85,6 +87,7 @@ export interface CountedSplice {
 export class GatewayCounters {
   accepted = 0
   idleTimeouts = 0
+  writeStalls = 0
   readonly #routes: Record<RouteKind, GatewayTrafficStats> = {
     'local-server': emptyTraffic(),
     'local-any': emptyTraffic(),
@@ -145,6 +148,7 @@ export class GatewayCounters {
       targets,
       rejected: { ...this.#rejected },
       idleTimeouts: this.idleTimeouts,
+      writeStalls: this.writeStalls,
     }
   }
 

@@ -210,6 +210,11 @@ export class UpstreamConnector {
     }
   }
 
+  /** A spliced remote gateway failed later (its writes stalled): the locator hears of it too. */
+  reportFailure(datacenter: string, gateway: string, err: Error): void {
+    this.#report('reportFailure', datacenter, gateway, err)
+  }
+
   #report(
     method: 'reportFailure' | 'reportSuccess',
     datacenter: string,

@@ -9,6 +9,12 @@ import type { Clock } from '../internal/clock.ts'
 import type { GatewayLocator } from '../locator/types.ts'
 import { type NodeNameRule, splitNodeName } from './node-name.ts'
 
+/**
+ * Gateways tried per dial: the one picked and, when it was the gateway's fault, one other. More
+ * would stretch a dial whose every gateway is black-holed past what a caller waits for.
+ */
+export const MAX_GATEWAY_ATTEMPTS = 2
+
 /** A TLS connection to a node in another datacenter and the gateway it went through. */
 export interface GatewayConnection {
   socket: TLSSocket
@@ -51,9 +57,14 @@ export class GatewayDialer {
   }
 
   /**
+   * A dial that fails because of the gateway itself (`isGatewayUnreachable`: refused, reset, timed
+   * out, silent) is reported to the locator and tried once more on the gateway the locator picks
+   * next, if that is another one, within the same `signal`: a dead gateway's re-probe (its backoff
+   * window ran out) then costs the caller nothing, as `MeshGateway` retries the next upstream.
+   *
    * @throws {InvalidNodeNameError} the name has no node part or no datacenter
    * @throws {NoGatewayError} the locator has no gateway for the datacenter
-   * and whatever `dialViaGateway` throws
+   * and whatever `dialViaGateway` throws (the last attempt's error)
    */
   async dial(name: string, alpn: string, signal: AbortSignal): Promise<GatewayConnection> {
     const o = this.#o
@@ -64,37 +75,57 @@ export class GatewayDialer {
     }
     // Checked before a gateway is picked, so a name SNI cannot carry fails here, locally.
     const servername = serverSni(datacenter, node, o.domain)
+    let failed: { gateway: string; err: Error } | undefined
+    for (let attempt = 1; ; attempt++) {
+      let gateway: string
+      try {
+        gateway = this.#pick(datacenter, name)
+      } catch (err) {
+        // No other gateway to retry on: the caller hears why the first one failed.
+        throw failed?.err ?? err
+      }
+      if (failed !== undefined && gateway === failed.gateway) throw failed.err
+      try {
+        const socket = await dialViaGateway({
+          gateway,
+          datacenter,
+          servername,
+          alpn,
+          tls: o.tls,
+          signal,
+          clock: o.clock,
+          ...(o.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: o.connectTimeoutMs }),
+          ...(o.handshakeTimeoutMs === undefined
+            ? {}
+            : { handshakeTimeoutMs: o.handshakeTimeoutMs }),
+          ...(alpn === ALPN_WAN_GOSSIP_STREAM && o.sessionCache !== undefined
+            ? { sessionCache: o.sessionCache }
+            : {}),
+          // A stream's reader must tell a gateway that died from a peer that closed.
+          strictEnd: alpn === ALPN_WAN_GOSSIP_STREAM,
+        })
+        this.#tell('reportSuccess', datacenter, gateway)
+        return { socket, gateway }
+      } catch (err) {
+        if (!isGatewayUnreachable(err)) throw err
+        this.#tell('reportFailure', datacenter, gateway, err as Error)
+        if (attempt >= MAX_GATEWAY_ATTEMPTS || signal.aborted) throw err
+        failed = { gateway, err: err as Error }
+      }
+    }
+  }
+
+  #pick(datacenter: string, name: string): string {
     let gateway: string | undefined
     try {
-      gateway = o.locator.pickGateway(datacenter)
+      gateway = this.#o.locator.pickGateway(datacenter)
     } catch (err) {
       throw new NoGatewayError(`locator failed to pick a gateway for ${datacenter}`, { cause: err })
     }
     if (gateway === undefined || gateway === '') {
       throw new NoGatewayError(`no gateway reachable for ${datacenter} (sending to ${name})`)
     }
-    let socket: TLSSocket
-    try {
-      socket = await dialViaGateway({
-        gateway,
-        datacenter,
-        servername,
-        alpn,
-        tls: o.tls,
-        signal,
-        clock: o.clock,
-        ...(o.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: o.connectTimeoutMs }),
-        ...(o.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: o.handshakeTimeoutMs }),
-        ...(alpn === ALPN_WAN_GOSSIP_STREAM && o.sessionCache !== undefined
-          ? { sessionCache: o.sessionCache }
-          : {}),
-      })
-    } catch (err) {
-      if (isGatewayUnreachable(err)) this.#tell('reportFailure', datacenter, gateway, err as Error)
-      throw err
-    }
-    this.#tell('reportSuccess', datacenter, gateway)
-    return { socket, gateway }
+    return gateway
   }
 
   /** Calls the locator's optional report hooks; a hook that throws is reported, never propagated. */

@@ -56,6 +56,8 @@ export interface GatewayConfig {
   gateways: Record<string, string[]>
   /** Always pick the first healthy gateway, so a test knows which one carries the traffic. */
   firstHealthy?: boolean
+  /** MeshGateway's writeStallTimeoutMs. Default here 2,000 ms (the library's: 15 s). */
+  writeStallTimeoutMs?: number
 }
 
 /** An error as it crosses the channel: enough to tell a typed WanfedError from a raw one. */
@@ -116,7 +118,7 @@ let gateway: MeshGateway | undefined
 let plane: FederationControlPlane | undefined
 let gossip: Memberlist | undefined
 /** Membership events seen by this node's memberlist: what happened to whom, and when. */
-const memberEvents: { type: string; node: string; at: number }[] = []
+const memberEvents: { type: string; node: string; at: number; incarnation: number }[] = []
 /** Probe round trips memberlist measured (its ping delegate), by peer. */
 const probeRtts: { node: string; rttMs: number }[] = []
 let nodeTls: TlsPem | undefined
@@ -222,7 +224,9 @@ async function startGossip(probeTimeoutMs: number): Promise<null> {
     },
   })
   for (const type of ['join', 'suspect', 'dead', 'alive'] as const) {
-    gossip.on(type, (n) => memberEvents.push({ type, node: n.name, at: Date.now() }))
+    gossip.on(type, (n) =>
+      memberEvents.push({ type, node: n.name, at: Date.now(), incarnation: n.incarnation }),
+    )
   }
   return null
 }
@@ -261,6 +265,7 @@ async function startGateway(c: GatewayConfig): Promise<{ port: number }> {
     locator: locator(c.gateways, c.firstHealthy),
     connectTimeoutMs: 1_500,
     answerTimeoutMs: 1_500,
+    writeStallTimeoutMs: c.writeStallTimeoutMs ?? 2_000,
     closeGraceMs: 200,
   })
   gateway.on('error', () => {})
@@ -356,7 +361,7 @@ async function streamOpen(to: Peer, intervalMs: number): Promise<number> {
   return id
 }
 
-function startFlow(flow: string, to: Peer, intervalMs: number): void {
+function startFlow(flow: string, to: Peer, intervalMs: number, padBytes = 0): void {
   const report: FlowReport = {
     resolved: 0,
     dropped: 0,
@@ -370,7 +375,13 @@ function startFlow(flow: string, to: Peer, intervalMs: number): void {
   // and the gap around a failure.
   state.timer = setInterval(() => {
     const seq = state.seq++
-    send(to, { k: 'flow', flow, seq, t: Date.now() })
+    send(to, {
+      k: 'flow',
+      flow,
+      seq,
+      t: Date.now(),
+      ...(padBytes > 0 ? { pad: pad(padBytes) } : {}),
+    })
       .then(() => {
         report.resolved++
       })
@@ -385,6 +396,16 @@ function startFlow(flow: string, to: Peer, intervalMs: number): void {
       })
   }, intervalMs)
   flows.set(flow, state)
+}
+
+const pads = new Map<number, string>()
+function pad(n: number): string {
+  let p = pads.get(n)
+  if (p === undefined) {
+    p = 'x'.repeat(n)
+    pads.set(n, p)
+  }
+  return p
 }
 
 function probeTcp(host: string, port: number, timeoutMs: number): Promise<ProbeResult> {
@@ -444,6 +465,8 @@ interface Request {
   stream?: number
   baseline?: [string, number][]
   peers?: string[]
+  /** flowStart: bytes of padding in each packet, so a flow can be sized like real gossip. */
+  padBytes?: number
 }
 
 type Handler = (m: Request) => unknown
@@ -470,7 +493,8 @@ const ops: Record<string, Handler> = {
   streamRtt: (m) => streamRtt(m.to as Peer, m.count as number),
   streamOpen: (m) => streamOpen(m.to as Peer, m.intervalMs as number),
   streamReport: (m) => streams.get(m.stream as number)?.report,
-  flowStart: (m) => startFlow(m.flow as string, m.to as Peer, m.intervalMs as number),
+  flowStart: (m) =>
+    startFlow(m.flow as string, m.to as Peer, m.intervalMs as number, m.padBytes ?? 0),
   flowStop: async (m) => {
     const f = flows.get(m.flow as string)
     if (f === undefined) throw new Error(`no flow ${m.flow as string}`)

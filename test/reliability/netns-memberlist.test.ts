@@ -5,7 +5,7 @@ import { type Federation, type FedNode, startFederation } from '../helpers/netns
 
 // wanfed/memberlist's WAN pool across three isolated datacenters, every byte through the gateways
 // and the delay relays between them: joined and watched over 50 ms, then 150 ms round trips, then
-// one member killed.
+// one member killed, then started again on the same address: it refutes its death and rejoins.
 
 const { support, reason } = netnsGate()
 
@@ -14,12 +14,14 @@ const NAMES = ['bob.dc1', 'betty.dc2', 'bonnie.dc3']
 interface GossipView {
   members: string[]
   stats: MemberlistStats
-  events: { type: string; node: string; at: number }[]
+  events: { type: string; node: string; at: number; incarnation: number }[]
   rtts: { node: string; rttMs: number }[]
 }
 
 describe('memberlist gossip across isolated datacenters over an emulated WAN', () => {
   let fed: Federation | undefined
+  /** The incarnation at which each member declared betty dead. */
+  const deadIncarnation: Record<string, number> = {}
 
   beforeAll(async () => {
     if (!support.ok) return
@@ -138,7 +140,10 @@ describe('memberlist gossip across isolated datacenters over an emulated WAN', (
           const s = seen[name] ?? {}
           seen[name] = s
           if (e.type === 'suspect') s.suspect ??= e.at - killAt
-          if (e.type === 'dead') s.dead ??= e.at - killAt
+          if (e.type === 'dead') {
+            s.dead ??= e.at - killAt
+            deadIncarnation[name] = e.incarnation
+          }
         }
       }
       await new Promise((r) => setTimeout(r, 50))
@@ -151,4 +156,53 @@ describe('memberlist gossip across isolated datacenters over an emulated WAN', (
       expect(seen[name]?.dead).toBeLessThan(10_000)
     }
   })
+
+  it('the killed member restarts on the same address: it rejoins, refuting its death with a higher incarnation', async (ctx) => {
+    ctx.skip(!support.ok, reason)
+    if (fed === undefined) throw new Error('no federation')
+    const others = ['bob.dc1', 'bonnie.dc3']
+    for (const name of others) expect((await view(name)).members).toEqual(others)
+    const start = Date.now()
+    const betty = await fed.restartNode('betty.dc2')
+    await betty.child.request('gossip', { timeoutMs: 1_000 })
+    const joined = await betty.child.request<number>(
+      'gossipJoin',
+      { peers: [`bob.dc1/${node('bob.dc1').addr}`] },
+      20_000,
+    )
+    expect(joined).toBe(1)
+    const alive: Record<string, { ms: number; incarnation: number }> = {}
+    const deadline = Date.now() + 20_000
+    while (others.some((n) => alive[n] === undefined)) {
+      if (Date.now() > deadline) throw new Error(`betty not seen alive: ${JSON.stringify(alive)}`)
+      for (const name of others) {
+        for (const e of (await view(name)).events) {
+          if (e.node === 'betty.dc2' && e.type === 'alive') {
+            alive[name] ??= { ms: e.at - start, incarnation: e.incarnation }
+          }
+        }
+      }
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    // Every member sees all three again, and betty's own view agrees.
+    const converge = Date.now() + 15_000
+    while ((await Promise.all(NAMES.map(view))).some((v) => v.members.length !== 3)) {
+      if (Date.now() > converge) throw new Error('the pool did not converge to 3 members again')
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    const own = await view('betty.dc2')
+    console.log(
+      `[netns] betty.dc2 restarted on the same address: seen alive ${JSON.stringify(alive)} ` +
+        `(declared dead at ${JSON.stringify(deadIncarnation)}); ` +
+        `all see 3 members ${Date.now() - start} ms after the restart began`,
+    )
+    expect(own.members).toEqual([...NAMES].sort())
+    for (const name of others) {
+      // The restarted node begins again at incarnation 0, learns it was declared dead and refutes
+      // with an incarnation above the one it died with: what the others now hold.
+      expect(deadIncarnation[name]).toBeGreaterThanOrEqual(0)
+      expect(alive[name]?.incarnation).toBeGreaterThan(deadIncarnation[name] as number)
+      expect(alive[name]?.ms).toBeLessThan(20_000)
+    }
+  }, 60_000)
 })
