@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream'
 import { expect } from 'vitest'
+import { MeshGateway, type MeshGatewayOptions } from '../../src/gateway/index.ts'
 import { StaticGatewayLocator } from '../../src/locator/index.ts'
 import type { WanfedTransport } from '../../src/transport/wanfed-transport.ts'
 import { until } from './net.ts'
@@ -95,4 +96,27 @@ export async function streamEcho(from: WanfedTransport, body: Buffer): Promise<n
   s.destroy()
   expect(Buffer.concat(chunks).equals(body)).toBe(true)
   return ms
+}
+
+/**
+ * dc2's MeshGateway in front of betty (`servers: { betty }`), listening on loopback and closed by
+ * the context's cleanups (after betty: cleanups run last first). Its errors are collected.
+ */
+export async function gatewayInFront(
+  ctx: NodeContext,
+  betty: WanfedNode,
+  options: Partial<MeshGatewayOptions> = {},
+): Promise<{ gateway: MeshGateway; address: string; port: number; errors: Error[] }> {
+  const gateway = new MeshGateway({
+    datacenter: 'dc2',
+    servers: { betty: betty.serverAddr },
+    clock: ctx.clock,
+    closeGraceMs: 200,
+    ...options,
+  })
+  const errors: Error[] = []
+  gateway.on('error', (e) => errors.push(e))
+  const { port } = await gateway.listen({ host: '127.0.0.1', port: 0 })
+  ctx.cleanups.push(() => gateway.close())
+  return { gateway, address: `127.0.0.1:${port}`, port, errors }
 }
