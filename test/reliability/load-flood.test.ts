@@ -61,7 +61,8 @@ describe('a flood of packets: bounded memory, every send settled, every drop cou
     })
     ctx.cleanups.push(() => betty.close())
     // The consumer takes one packet per timer turn; its queue holds 256.
-    const iterator = betty.transport.packets({ highWaterMark: 256 })
+    const stopConsumer = new AbortController()
+    const iterator = betty.transport.packets({ highWaterMark: 256, signal: stopConsumer.signal })
     let consumed = 0
     const consumer = (async () => {
       for await (const _ of iterator) {
@@ -70,7 +71,7 @@ describe('a flood of packets: bounded memory, every send settled, every drop cou
       }
     })()
     ctx.cleanups.push(async () => {
-      await iterator.return()
+      stopConsumer.abort()
       await consumer
     })
     const bob = await dc1Sender(ctx, new StaticGatewayLocator({ dc2: [betty.serverAddr] }))
@@ -85,6 +86,7 @@ describe('a flood of packets: bounded memory, every send settled, every drop cou
     const inbound = () => betty.transport.stats().packets
     await until(() => inbound().received === sent.sent, 'every sent packet to land', 30_000)
     expect(inbound().dropped).toBeGreaterThan(0)
+    expect(iterator.dropped).toBe(inbound().dropped)
     const pool = bob.transport.stats().pool
     expect(pool.dropped).toBe(sent.sendDropped)
     print(
