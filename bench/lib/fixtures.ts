@@ -12,6 +12,8 @@ import {
   startHaproxy as startProxy,
 } from '../../test/helpers/proxies.ts'
 
+export { median, percentile } from './percentiles.ts'
+
 export const MiB = 1024 * 1024
 
 export interface BenchCerts {
@@ -35,21 +37,6 @@ export async function makeCerts(): Promise<BenchCerts> {
     dc2: { ca: ca.cert, cert: dc2.cert, key: dc2.key },
     dc1: { ca: ca.cert, cert: dc1.cert, key: dc1.key },
   }
-}
-
-/** The p-th percentile (0..100) by nearest rank. */
-export function percentile(values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN
-  const sorted = [...values].sort((a, b) => a - b)
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
-  return sorted[rank]!
-}
-
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
 export function haproxyVersion(): string | undefined {

@@ -99,8 +99,9 @@ export type RejectReason =
 export interface AlpnServerEvents {
   /**
    * A connection was refused or dropped before it reached a handler. Counted in `stats()` too.
-   * `remote` is the peer's `host:port`; `error` says more where there is more to say (for
-   * `'bad-client-cert'`, a {@link TlsError} naming the verification error).
+   * `remote` is the peer's `host:port`; `error` says more where there is more to say: a
+   * {@link TlsError} for `'tls-error'`, `'sni-mismatch'` and `'unknown-alpn'` refused by the TLS
+   * engine (`cause` keeps Node's error) and for `'bad-client-cert'` (naming the verification error).
    */
   rejected: (info: { reason: RejectReason; remote: string; error?: Error }) => void
   /** A background failure of the listener itself. */
@@ -511,7 +512,12 @@ export class AlpnServer extends EventEmitter<AlpnServerEvents> {
         : code === 'ERR_SSL_NO_APPLICATION_PROTOCOL'
           ? 'unknown-alpn'
           : 'tls-error'
-    this.#drop(raw, reason, err)
+    // Listeners get a typed error with a stable code; OpenSSL's own stays as its cause.
+    this.#drop(
+      raw,
+      reason,
+      new TlsError(`TLS handshake refused: ${err.message.trim()}`, { cause: err }),
+    )
   }
 
   #checkSni = (servername: string, cb: (err: Error | null) => void): void => {

@@ -1,0 +1,239 @@
+import { fc } from '@fast-check/vitest'
+import { describe, expect, it } from 'vitest'
+import { encodeCompound } from '../../src/memberlist/wire/compound.ts'
+import { labelHeader } from '../../src/memberlist/wire/label.ts'
+import { encodeMessage, encodeUserMessage } from '../../src/memberlist/wire/message.ts'
+import { MessageType } from '../../src/memberlist/wire/message-type.ts'
+import { encodePacket } from '../../src/memberlist/wire/packet.ts'
+import {
+  encodePushPull,
+  encodeStreamMessage,
+  encodeStreamStruct,
+  encodeStreamUserMessage,
+} from '../../src/memberlist/wire/stream.ts'
+import { fuzzParams, fuzzTimeout, mutation, processErrorWatch } from '../helpers/fuzz.ts'
+import { leakGuard } from '../helpers/leaks.ts'
+import {
+  encryptedPool,
+  expectTypedDrops,
+  memberlistOnLoopback,
+  POOL_KEY,
+  streamTo,
+  udpSender,
+} from '../helpers/memberlist-target.ts'
+import { until } from '../helpers/net.ts'
+
+// Hostile gossip bytes at real Memberlists on NetTransports (UDP packets, TCP streams): random
+// bytes and mutations of valid messages, plain (single, compound, compressed, with CRC) and
+// labelled + encrypted. Only typed drops are counted; in the encrypted pool a changed message is
+// never delivered; a legitimate member pings each target after every case.
+
+const { clock, cleanups } = leakGuard()
+const watch = processErrorWatch()
+const LABEL = 'fuzz-pool'
+const ENC = { vsn: 1 as const, key: POOL_KEY }
+
+/** A target and a legitimate member of its pool, joined; `roundTrip` pings the target. */
+async function pool(name: string, extra = {}) {
+  const target = await memberlistOnLoopback(name, cleanups, clock, extra)
+  const legit = await memberlistOnLoopback(`${name}-peer`, cleanups, clock, extra)
+  await legit.ml.join([`${name}/${target.ml.localNode.address}`])
+  await until(() => target.ml.numMembers === 2, 'the legitimate member to join')
+  return {
+    target,
+    legit,
+    async roundTrip() {
+      await legit.ml.ping(name, target.ml.localNode.address)
+    },
+  }
+}
+
+const ghost = { incarnation: 3, node: 'ghost', from: 'ghost' }
+const ghostAlive = {
+  incarnation: 3,
+  node: 'ghost',
+  addr: Buffer.from([127, 0, 0, 9]),
+  port: 7946,
+  meta: Buffer.from('m'),
+  vsn: Buffer.from([1, 5, 2, 0, 0, 0]),
+}
+
+/** Valid plaintext packets of every shape memberlist sends. */
+function plainPackets(target: string): Buffer[] {
+  const ping = encodeMessage(MessageType.ping, 'ping', { seqNo: 9, node: target })
+  const suspect = encodeMessage(MessageType.suspect, 'suspect', ghost)
+  const dead = encodeMessage(MessageType.dead, 'dead', ghost)
+  const alive = encodeMessage(MessageType.alive, 'alive', ghostAlive)
+  const ack = encodeMessage(MessageType.ackResp, 'ack', { seqNo: 1, payload: Buffer.from('p') })
+  const user = encodeUserMessage(Buffer.from('hello from a stranger'))
+  const long = encodeUserMessage(Buffer.alloc(600, 'abcabcab'))
+  const plain = { compress: false, crc: false, label: '' }
+  return [
+    ...[ping, suspect, dead, alive, ack, user].map((m) => encodePacket(m, plain)),
+    encodePacket(encodeCompound([ping, user, suspect, alive]), plain),
+    encodePacket(long, { ...plain, compress: true }),
+    encodePacket(encodeCompound([ping, long]), { ...plain, compress: true, crc: true }),
+    encodePacket(user, { ...plain, crc: true }),
+  ]
+}
+
+/** Valid stream messages (each a whole stream: what a dialler writes before half-closing). */
+function plainStreams(target: string): Buffer[] {
+  const opts = { compress: false, label: '' }
+  const state = [{ name: 'ghost', ...ghostAlive, state: 0 }]
+  return [
+    encodeStreamMessage(encodePushPull(false, state, undefined), opts),
+    encodeStreamMessage(encodePushPull(true, state, Buffer.from('user state')), {
+      ...opts,
+      compress: true,
+    }),
+    encodeStreamMessage(encodeStreamUserMessage(Buffer.from('reliable hello')), opts),
+    encodeStreamMessage(
+      encodeStreamStruct(MessageType.ping, 'ping', { seqNo: 4, node: target }),
+      opts,
+    ),
+  ]
+}
+
+const PAYLOAD = Buffer.from('sealed user message')
+
+describe('wanfed/memberlist under hostile gossip bytes', () => {
+  it(
+    'UDP, plaintext pool: random and mutated packets are dropped as typed reasons, members keep pinging',
+    async () => {
+      const p = await pool('plain')
+      const udp = await udpSender(cleanups)
+      const bases = plainPackets('plain')
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(
+            fc.uint8Array({ minLength: 1, maxLength: 1_400 }).map((b) => Buffer.from(b)),
+            fc
+              .tuple(fc.nat(), mutation())
+              .map(([i, mutate]) => mutate(bases[i % bases.length] as Buffer)),
+          ),
+          async (packet) => {
+            if (packet.length === 0) return
+            await udp.send(p.target, packet)
+            watch.expectNone()
+            expectTypedDrops(p.target.ml)
+            await p.roundTrip()
+          },
+        ),
+        fuzzParams(400),
+      )
+      // The mutations reached the decoders: several kinds of drop were counted.
+      expect(Object.keys(p.target.ml.stats().dropped).length).toBeGreaterThan(2)
+      expect(p.target.ml.members().some((m) => m.name === 'plain-peer')).toBe(true)
+    },
+    fuzzTimeout(90_000),
+  )
+
+  it(
+    'UDP, encrypted and labelled pool: a changed packet is never delivered, an unchanged one is',
+    async () => {
+      const p = await pool('sealed', encryptedPool(LABEL))
+      const udp = await udpSender(cleanups)
+      const user = encodeUserMessage(PAYLOAD)
+      const ping = encodeMessage(MessageType.ping, 'ping', { seqNo: 9, node: 'sealed' })
+      const bases = [
+        encodePacket(user, { compress: false, crc: false, label: LABEL, encrypt: ENC }),
+        encodePacket(encodeCompound([ping, user]), {
+          compress: true,
+          crc: true,
+          label: LABEL,
+          encrypt: ENC,
+        }),
+      ]
+      let changedCases = 0
+      await fc.assert(
+        fc.asyncProperty(fc.nat(), mutation(), async (i, mutate) => {
+          const base = bases[i % bases.length] as Buffer
+          const packet = mutate(base)
+          if (packet.length === 0) return
+          const start = p.target.delivered.length
+          await udp.send(p.target, packet)
+          if (packet.equals(base)) {
+            await until(() => p.target.delivered.length === start + 1, 'the intact message')
+          } else {
+            changedCases++
+            expect(p.target.delivered.length).toBe(start)
+          }
+          p.target.delivered.splice(start)
+          watch.expectNone()
+          expectTypedDrops(p.target.ml)
+          await p.roundTrip()
+        }),
+        fuzzParams(300),
+      )
+      expect(changedCases).toBeGreaterThan(0)
+      expect(p.target.ml.stats().dropped['decrypt'] ?? 0).toBeGreaterThan(0)
+    },
+    fuzzTimeout(90_000),
+  )
+
+  it(
+    'TCP streams, plaintext pool: random and mutated stream messages end the stream, members keep pinging',
+    async () => {
+      const p = await pool('plainstream')
+      const bases = plainStreams('plainstream')
+      await fc.assert(
+        fc.asyncProperty(
+          fc.oneof(
+            fc.uint8Array({ minLength: 0, maxLength: 2_000 }).map((b) => Buffer.from(b)),
+            fc
+              .tuple(fc.nat(), mutation())
+              .map(([i, mutate]) => mutate(bases[i % bases.length] as Buffer)),
+          ),
+          async (bytes) => {
+            await streamTo(p.target, bytes)
+            watch.expectNone()
+            expectTypedDrops(p.target.ml)
+            await p.roundTrip()
+          },
+        ),
+        fuzzParams(200),
+      )
+      // Bad streams were refused at several decoding steps, and good ones handled.
+      expect(Object.keys(p.target.ml.stats().dropped).length).toBeGreaterThan(2)
+      expect(p.target.ml.stats().messages['stream-pushPull']).toBeGreaterThan(0)
+    },
+    fuzzTimeout(90_000),
+  )
+
+  it(
+    'TCP streams, encrypted and labelled pool: a changed stream message is never delivered',
+    async () => {
+      const p = await pool('sealedstream', encryptedPool(LABEL))
+      const base = Buffer.concat([
+        labelHeader(LABEL),
+        encodeStreamMessage(encodeStreamUserMessage(PAYLOAD), {
+          compress: false,
+          label: LABEL,
+          encrypt: ENC,
+        }),
+      ])
+      let changedCases = 0
+      await fc.assert(
+        fc.asyncProperty(mutation(), async (mutate) => {
+          const bytes = mutate(base)
+          const start = p.target.delivered.length
+          await streamTo(p.target, bytes)
+          if (bytes.equals(base)) {
+            await until(() => p.target.delivered.length === start + 1, 'the intact message')
+          } else {
+            changedCases++
+            expect(p.target.delivered.length).toBe(start)
+          }
+          p.target.delivered.splice(start)
+          watch.expectNone()
+          expectTypedDrops(p.target.ml)
+          await p.roundTrip()
+        }),
+        fuzzParams(200),
+      )
+      expect(changedCases).toBeGreaterThan(0)
+    },
+    fuzzTimeout(90_000),
+  )
+})
