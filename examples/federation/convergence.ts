@@ -1,11 +1,12 @@
 /**
  * From a started federation to one gossip pool: each DC's nodes find each other directly, the
- * federation states reach every DC (secondaries knew one primary gateway only), then each
- * secondary's leader joins the primary's through the gateways and gossip does the rest.
+ * federation states reach every DC (secondaries knew one primary gateway only), then every
+ * secondary node joins a primary node through the gateways and gossip does the rest.
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Memberlist } from 'wanfed/memberlist'
 import type { Federation } from './federation.ts'
+import type { DemoNode } from './node.ts'
 import { agreed, federationComplete, seesOwnDatacenter } from './observe.ts'
 import type { DemoView } from './view.ts'
 import { seconds, waitFor } from './wait.ts'
@@ -48,13 +49,20 @@ export async function converge(
       `locator routes to every DC (${seconds(federationStatesMs)})`,
   )
 
-  const target = fed.primary.leader
+  // As Consul servers do (each joins the WAN pool), every secondary node joins the primary, by
+  // name through the gateways: node i the primary's node i, so no one node takes every join.
+  const primaryNodes = fed.primary.nodes
   await Promise.all(
     fed.dcs
       .filter((dc) => !dc.primary)
-      .map((dc) => joinAcross(dc.leader.memberlist, target.joinAddress, left, signal)),
+      .flatMap((dc) =>
+        dc.nodes.map((n, i) => {
+          const target = primaryNodes[i % primaryNodes.length] as DemoNode
+          return joinAcross(n.memberlist, target.joinAddress, left, signal)
+        }),
+      ),
   )
-  view.event(`each secondary's leader joined ${target.name}, through the gateways`)
+  view.event(`every secondary node joined a primary node, by name, through the gateways`)
 
   const total = fed.topology.members
   await waitFor(() => fed.live().every((n) => n.memberlist.numMembers === total) && agreed(fed), {

@@ -7,6 +7,7 @@
  *
  * Run: `npm start`, `npm start -- --dcs 5 --nodes 10`, `npm start -- --help`
  */
+import { setMaxListeners } from 'node:events'
 import { converge } from './convergence.ts'
 import { failureAct } from './failure-act.ts'
 import { Federation } from './federation.ts'
@@ -25,7 +26,25 @@ import { seconds } from './wait.ts'
 export async function main(
   log?: (line: string) => void,
   argv: readonly string[] = [],
-  signal: AbortSignal = new AbortController().signal,
+  interrupt?: AbortSignal,
+): Promise<void> {
+  // One signal of our own: every node's pinger and every wait listens to it at once.
+  const stop = new AbortController()
+  setMaxListeners(0, stop.signal)
+  const onInterrupt = () => stop.abort(interrupt?.reason)
+  if (interrupt?.aborted) onInterrupt()
+  interrupt?.addEventListener('abort', onInterrupt, { once: true })
+  try {
+    await run(log, argv, stop.signal)
+  } finally {
+    interrupt?.removeEventListener('abort', onInterrupt)
+  }
+}
+
+async function run(
+  log: ((line: string) => void) | undefined,
+  argv: readonly string[],
+  signal: AbortSignal,
 ): Promise<void> {
   const parsed = parseDemoArgs(argv)
   if (parsed.help) {

@@ -8,9 +8,10 @@ import { DefaultLocalConfig, type MemberlistConfig } from 'wanfed/memberlist'
 export function memberlistTiming(): Partial<MemberlistConfig> {
   return {
     ...DefaultLocalConfig(),
-    probeIntervalMs: 500,
-    // Two gateway hops and a TLS connection that may still be opening: more than a LAN ping.
-    probeTimeoutMs: 300,
+    probeIntervalMs: 1_000,
+    // Two gateway hops, and at start a TLS connection per destination still opening while every
+    // node opens its own (50 nodes open ~2,000 at once): far more than a LAN ping.
+    probeTimeoutMs: 500,
     suspicionMult: 3,
     // The LAN default: the local config's 2 lets a join's news miss a node until push/pull.
     retransmitMult: 4,
