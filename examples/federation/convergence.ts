@@ -36,7 +36,9 @@ export async function converge(
     signal,
   })
   const ownDatacentersMs = at()
-  view.event(`each DC's ${fed.options.nodes} nodes see each other, directly (${seconds(ownDatacentersMs)})`)
+  view.event(
+    `each DC's ${fed.options.nodes} nodes see each other, directly (${seconds(ownDatacentersMs)})`,
+  )
 
   await waitFor(() => federationComplete(fed), {
     what: 'federation states in every DC',

@@ -99,14 +99,14 @@ export class DemoDatacenter {
       try {
         this.nodes.push(
           await DemoNode.start({
-          name: s.name,
-          tls: s.tls,
-          server: s.server,
-          serverAddr: s.addr,
-          locator,
-          ...(service === undefined ? {} : { service }),
-          timing,
-          ...(gossipKey === undefined ? {} : { gossipKey }),
+            name: s.name,
+            tls: s.tls,
+            server: s.server,
+            serverAddr: s.addr,
+            locator,
+            ...(service === undefined ? {} : { service }),
+            timing,
+            ...(gossipKey === undefined ? {} : { gossipKey }),
           }),
         )
       } catch (err) {
@@ -145,7 +145,9 @@ export class DemoDatacenter {
     await Promise.all(this.nodes.map((n) => n.close()))
     // Servers whose node never started (an interrupted start) are still listening.
     const started = new Set(this.nodes.map((n) => n.server))
-    await Promise.all(this.servers.filter((s) => !started.has(s.server)).map((s) => s.server.close()))
+    await Promise.all(
+      this.servers.filter((s) => !started.has(s.server)).map((s) => s.server.close()),
+    )
   }
 
   async closeGateways(): Promise<void> {

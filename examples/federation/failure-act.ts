@@ -6,8 +6,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Node } from 'wanfed/memberlist'
-import type { DemoGateway } from './gateway.ts'
 import type { Federation } from './federation.ts'
+import type { DemoGateway } from './gateway.ts'
 import type { DemoNode } from './node.ts'
 import { agreed } from './observe.ts'
 import { kib } from './panel.ts'
@@ -149,7 +149,8 @@ function pickGatewayToKill(gateways: DemoGateway[]): [DemoGateway, DemoGateway] 
 
 function why(killed: DemoGateway, all: DemoGateway[]): string {
   const s = killed.stats()
-  if (s === undefined) return `the primary gateway the secondaries were given; ${killed.kind} has no counters here`
+  if (s === undefined)
+    return `the primary gateway the secondaries were given; ${killed.kind} has no counters here`
   const total = all.reduce((sum, g) => sum + bytesOf(g), 0)
   const share = total === 0 ? 0 : Math.round((100 * bytesOf(killed)) / total)
   const open = Object.values(s.routes).reduce((sum, r) => sum + r.active, 0)
@@ -216,12 +217,17 @@ function gatewayDropped(fed: Federation, killed: DemoGateway): boolean {
     if (dc.catalog !== undefined && dc.name === killed.datacenter)
       if (!dc.catalog.critical().includes(killed.name)) return false
     const routes = dc.plane?.routes
-    if (dc.name !== killed.datacenter && routes?.gateways(killed.datacenter).includes(killed.address))
-      return false
-    return dc.live().every(
-      (n) =>
-        !n.locator.localGateways().includes(killed.address) &&
-        !n.locator.primaryGateways().includes(killed.address),
+    if (
+      dc.name !== killed.datacenter &&
+      routes?.gateways(killed.datacenter).includes(killed.address)
     )
+      return false
+    return dc
+      .live()
+      .every(
+        (n) =>
+          !n.locator.localGateways().includes(killed.address) &&
+          !n.locator.primaryGateways().includes(killed.address),
+      )
   })
 }

@@ -116,7 +116,10 @@ export class ProxyGateway implements DemoGateway {
   async close(): Promise<void> {
     if (this.alive()) this.#child.kill('SIGTERM')
     const grace = new AbortController()
-    await Promise.race([this.#exited, sleep(1_000, undefined, { signal: grace.signal }).catch(() => {})])
+    await Promise.race([
+      this.#exited,
+      sleep(1_000, undefined, { signal: grace.signal }).catch(() => {}),
+    ])
     grace.abort()
     await this.kill()
     await rm(this.#dir, { recursive: true, force: true })

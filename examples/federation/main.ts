@@ -72,7 +72,9 @@ async function run(
   const t0 = performance.now()
   try {
     await fed.start(signal, (line) => view.event(line))
-    view.event(`started in ${seconds(performance.now() - t0)}: ${fed.nodes().length} nodes, ${fed.gateways().length} gateways`)
+    view.event(
+      `started in ${seconds(performance.now() - t0)}: ${fed.nodes().length} nodes, ${fed.gateways().length} gateways`,
+    )
     phase = 'converging'
     view.watch(fed, () => phase)
     const conv = await converge(fed, view, { since: t0, deadlineMs: limits.convergenceMs, signal })
@@ -85,7 +87,9 @@ async function run(
       `  detection: ${act.stopped} suspected after ${seconds(act.suspectedMs)}, dead everywhere after ${seconds(act.deadEverywhereMs)}`,
       `  failover: ${act.killed} killed; traffic through ${act.survivor} after ${seconds(act.failoverMs)}, ` +
         `routes and membership updated after ${seconds(act.membershipMs)}` +
-        (act.falseSuspicions > 0 ? ` (${act.falseSuspicions} healthy nodes briefly suspected, refuted)` : ''),
+        (act.falseSuspicions > 0
+          ? ` (${act.falseSuspicions} healthy nodes briefly suspected, refuted)`
+          : ''),
     ]
     for (const l of summary) view.event(l)
     if (options.follow) {
@@ -103,6 +107,11 @@ async function run(
     view.event('proof from the counters:')
     for (const l of proof.lines) view.event(`  ${l}`)
     if (!proof.ok) throw new Error('the counters disagree: see the proof above')
+  } catch (err) {
+    // Only a bad option is the caller's mistake (exit 2); anything later is the demo failing.
+    if ((err as { code?: string }).code === 'WANFED_ERR_INVALID_ARG')
+      throw new Error(`demo failed: ${(err as Error).message}`, { cause: err })
+    throw err
   } finally {
     view.stop()
     await fed.close()

@@ -14,7 +14,9 @@ import type { NodeTls } from './certs.ts'
  * A node's ALPN server, listening: made before anything else of the node, because the DC's
  * gateways are given its address and the control plane is given the gateways'.
  */
-export async function listenNodeServer(tls: NodeTls): Promise<{ server: AlpnServer; addr: string }> {
+export async function listenNodeServer(
+  tls: NodeTls,
+): Promise<{ server: AlpnServer; addr: string }> {
   // Every tunnelled connection comes from a gateway on 127.0.0.1: exempt it from the per-IP limit.
   const server = new AlpnServer({ tls, unlimitedAddresses: ['127.0.0.1'], closeGraceMs: 200 })
   const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
@@ -79,7 +81,7 @@ export class DemoNode {
       requireNodeNames: true,
       // Consul never falls back to stream pings across datacenters.
       disableTcpPingsForNode: (name) => splitNodeName(name).datacenter !== datacenter,
-      ...(o.gossipKey === undefined ? {} : { keyring: new Keyring([o.gossipKey]) }),
+      ...(o.gossipKey === undefined ? {} : { keyring: new Keyring([o.gossipKey], o.gossipKey) }),
     })
     return new DemoNode(o, transport, memberlist)
   }

@@ -60,7 +60,9 @@ function gatewayLine(g: ReturnType<Federation['gateways']>[number]): string {
   return (
     `${g.name} ${state} out ${r['remote-dc'].connections} conns, in ${inbound} conns, ` +
     `${active} open, ${kib(bytes)} spliced` +
-    (r['remote-dc'].connectFailures > 0 ? `, ${r['remote-dc'].connectFailures} failed upstream` : '')
+    (r['remote-dc'].connectFailures > 0
+      ? `, ${r['remote-dc'].connectFailures} failed upstream`
+      : '')
   )
 }
 

@@ -76,7 +76,10 @@ function count(fed: Federation, dc: DemoDatacenter): DatacenterCounts {
 }
 
 /** The proof as lines, and whether every check held. */
-export function proofLines(fed: Federation, counts: DatacenterCounts[]): { ok: boolean; lines: string[] } {
+export function proofLines(
+  fed: Federation,
+  counts: DatacenterCounts[],
+): { ok: boolean; lines: string[] } {
   const lines: string[] = []
   let ok = true
   const counted = fed.gateways().every((g) => g.stats() !== undefined)
