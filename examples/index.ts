@@ -1,6 +1,11 @@
 /** Every runnable example: name, what it shows, and how to load it. */
 export interface Example {
   description: string
+  /**
+   * The test file that runs this example, for one too slow to run twice; examples.test.ts then
+   * leaves it to that file (which must check the same: 'closed cleanly', nothing leaked).
+   */
+  testedBy?: string
   load(): Promise<{ main(log?: (line: string) => void): Promise<void> }>
 }
 
@@ -9,6 +14,12 @@ export const examples: Record<string, Example> = {
     description:
       'Two DCs on loopback, a mesh gateway each: cross-DC packets over pooled mutual TLS and a push/pull stream, two hops',
     load: () => import('./cross-dc.ts'),
+  },
+  'two-process': {
+    description:
+      'Three DCs as deployed: `wanfed gateway` and node processes configured by files, certificates from `wanfed cert create`, federation states replicated across processes, a WAN gossip pool',
+    load: () => import('./two-process/run.ts'),
+    testedBy: 'two-process/two-process.test.ts',
   },
 }
 
