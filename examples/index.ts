@@ -15,6 +15,11 @@ export const examples: Record<string, Example> = {
       'Two DCs on loopback, a mesh gateway each: cross-DC packets over pooled mutual TLS and a push/pull stream, two hops',
     load: () => import('./cross-dc.ts'),
   },
+  'dns-locator': {
+    description:
+      'A custom GatewayLocator that finds gateways through DNS SRV records (a small DNS server on 127.0.0.1 UDP), following a gateway that moved',
+    load: () => import('./dns-locator/run.ts'),
+  },
   'two-process': {
     description:
       'Three DCs as deployed: `wanfed gateway` and node processes configured by files, certificates from `wanfed cert create`, federation states replicated across processes, a WAN gossip pool',

@@ -23,10 +23,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { getJson } from './admin-client.ts'
+import { getJson } from '../lib/admin-client.ts'
+import { freePorts } from '../lib/ports.ts'
+import { type Child, Children, describe, type Exit } from '../lib/processes.ts'
 import type { NodeConfig } from './node-config.ts'
-import { freePorts } from './ports.ts'
-import { type Child, Children, describe, type Exit } from './processes.ts'
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url))
 const WANFED = join(REPO, 'bin', 'wanfed.js')

@@ -1,5 +1,5 @@
 /**
- * The child processes of the two-process example: each one's output read line by line (and shown,
+ * The child processes of the examples: each one's output read line by line (and shown,
  * prefixed with its name), waits for a line that says something happened, and a stop that ends
  * every one of them and waits until each has exited. Nothing here is wanfed: it is what a
  * supervisor (systemd, a container runtime) does for you in a deployment.
