@@ -20,6 +20,12 @@ export const examples: Record<string, Example> = {
       'A custom GatewayLocator that finds gateways through DNS SRV records (a small DNS server on 127.0.0.1 UDP), following a gateway that moved',
     load: () => import('./dns-locator/run.ts'),
   },
+  'serf-interop': {
+    description:
+      'A wanfed/memberlist node joins a real `serf agent`: members and tags on both sides, a Serf user event received (skipped, saying why, without serf)',
+    load: () => import('./serf-interop/run.ts'),
+    testedBy: 'serf-interop/serf-interop.test.ts',
+  },
   'two-process': {
     description:
       'Three DCs as deployed: `wanfed gateway` and node processes configured by files, certificates from `wanfed cert create`, federation states replicated across processes, a WAN gossip pool',

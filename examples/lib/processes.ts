@@ -4,7 +4,7 @@
  * every one of them and waits until each has exited. Nothing here is wanfed: it is what a
  * supervisor (systemd, a container runtime) does for you in a deployment.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 
 export interface Exit {
@@ -19,18 +19,19 @@ export class Child {
   readonly #waiters = new Set<() => void>()
   #exit: Exit | undefined
 
+  /** `log` shows each line of its output, prefixed with `label`; without it, lines are only kept. */
   constructor(
     readonly label: string,
     command: string,
     args: readonly string[],
     cwd: string,
-    log: (line: string) => void,
+    log: ((line: string) => void) | undefined,
   ) {
     this.#process = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
     const read = (stream: NodeJS.ReadableStream, prefix: string) => {
       createInterface({ input: stream }).on('line', (line) => {
         this.lines.push(line)
-        log(`${prefix} ${line}`)
+        log?.(`${prefix} ${line}`)
         for (const wake of this.#waiters) wake()
       })
     }
@@ -44,7 +45,7 @@ export class Child {
         resolve(this.#exit)
       })
     })
-    this.#process.once('error', (err) => log(`[${label}] failed to start: ${err.message}`))
+    this.#process.once('error', (err) => this.lines.push(`failed to start: ${err.message}`))
   }
 
   get pid(): number | undefined {
@@ -112,6 +113,25 @@ export class Child {
   }
 }
 
+/** Whether `command args` runs and exits 0 here: how an example learns that serf or haproxy is installed. */
+export function hasCommand(command: string, args: readonly string[]): boolean {
+  try {
+    execFileSync(command, args, { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Waits for `child` to end; rejects unless it exited 0. Resolves with its output lines. */
+export async function runToEnd(child: Child): Promise<string[]> {
+  const exit = await child.exited
+  if (exit.code !== 0) {
+    throw new Error(`${child.label} ended with ${describe(exit)}: ${child.lines.join('\n')}`)
+  }
+  return child.lines
+}
+
 export function describe(exit: Exit): string {
   return exit.signal === null ? `exit code ${exit.code}` : `signal ${exit.signal}`
 }
@@ -125,8 +145,20 @@ export class Children {
     readonly log: (line: string) => void,
   ) {}
 
-  start(label: string, command: string, args: readonly string[], cwd = this.cwd): Child {
-    const child = new Child(label, command, args, cwd, this.log)
+  /** `quiet`: keep its output without showing it (for output the caller parses and shows itself). */
+  start(
+    label: string,
+    command: string,
+    args: readonly string[],
+    options: { cwd?: string; quiet?: boolean } = {},
+  ): Child {
+    const child = new Child(
+      label,
+      command,
+      args,
+      options.cwd ?? this.cwd,
+      options.quiet === true ? undefined : this.log,
+    )
     this.all.push(child)
     return child
   }

@@ -25,7 +25,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { getJson } from '../lib/admin-client.ts'
 import { freePorts } from '../lib/ports.ts'
-import { type Child, Children, describe, type Exit } from '../lib/processes.ts'
+import { type Child, Children, describe, type Exit, runToEnd } from '../lib/processes.ts'
 import type { NodeConfig } from './node-config.ts'
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url))
@@ -72,7 +72,7 @@ async function run(dir: string, children: Children, log: (line: string) => void)
   const wanfed = async (args: string[]) => {
     log(`$ wanfed ${args.join(' ')}`)
     const child = children.start('wanfed', process.execPath, [WANFED, ...args])
-    expectClean(child, await child.exited)
+    await runToEnd(child)
   }
 
   log(`== certificates, in ${dir}`)
@@ -180,7 +180,7 @@ async function run(dir: string, children: Children, log: (line: string) => void)
       site.name,
       process.execPath,
       ['--import', 'tsx', NODE_SCRIPT, path],
-      REPO,
+      { cwd: REPO },
     )
     log(`started ${site.name} (pid ${child.pid})`)
     await child.waitFor(/^ready: /, 'its ready line', STEP_TIMEOUT_MS)
