@@ -20,6 +20,12 @@ export const examples: Record<string, Example> = {
       'A custom GatewayLocator that finds gateways through DNS SRV records (a small DNS server on 127.0.0.1 UDP), following a gateway that moved',
     load: () => import('./dns-locator/run.ts'),
   },
+  'proxy-gateways': {
+    description:
+      'HAProxy and nginx as a mesh gateway, from configs wanfed renders: a packet and a stream through our MeshGateway then theirs (each skipped, saying why, when not installed)',
+    load: () => import('./proxy-gateways/run.ts'),
+    testedBy: 'proxy-gateways/proxy-gateways.test.ts',
+  },
   'serf-interop': {
     description:
       'A wanfed/memberlist node joins a real `serf agent`: members and tags on both sides, a Serf user event received (skipped, saying why, without serf)',
