@@ -17,6 +17,8 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { writeCharts } from '../scripts/bench-charts.ts'
+import { markdownTable } from './lib/markdown.ts'
 import type { BenchMetric, BenchModule, BenchReport } from './types.ts'
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url))
@@ -108,27 +110,6 @@ function combine(reports: BenchReport[]): Combined[] {
     })
     return { metric, values, median: median(values) }
   })
-}
-
-/** A padded table, laid out as Biome's markdown formatter would, so `biome check` stays clean. */
-function markdownTable(
-  headers: string[],
-  aligns: Array<'left' | 'right'>,
-  rows: string[][],
-): string[] {
-  const widths = headers.map((h, c) =>
-    Math.max(3, h.length, ...rows.map((r) => (r[c] ?? '').length)),
-  )
-  const line = (cells: string[]): string =>
-    `| ${cells
-      .map((cell, c) =>
-        aligns[c] === 'right' ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!),
-      )
-      .join(' | ')} |`
-  const rule = `| ${widths
-    .map((w, c) => (aligns[c] === 'right' ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w)))
-    .join(' | ')} |`
-  return [line(headers), rule, ...rows.map(line)]
 }
 
 function renderSection(
@@ -256,6 +237,10 @@ async function main(): Promise<void> {
       `${JSON.stringify({ name, env, medians, notes, runs: reports }, null, 2)}\n`,
     )
     console.log(`wrote ${path.relative(rootDir, markdownPath)} and ${path.relative(rootDir, file)}`)
+  }
+  // The charts and the summary at the top of BENCHMARKS.md follow the new figures.
+  if (args.write) {
+    for (const f of await writeCharts(rootDir)) console.log(`wrote ${path.relative(rootDir, f)}`)
   }
 }
 
