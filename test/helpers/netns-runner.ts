@@ -7,10 +7,12 @@
  */
 
 import { createSocket } from 'node:dgram'
+import { subscribe } from 'node:diagnostics_channel'
 import { connect, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { AlpnServer } from '../../src/alpn/index.ts'
+import { ALPN_DIAGNOSTICS_CHANNELS, AlpnServer } from '../../src/alpn/index.ts'
 import { MeshGateway } from '../../src/gateway/index.ts'
+import { ALPN_FEDERATION_STATE } from '../../src/locator/federation/rpc-protocol.ts'
 import type { MeshGatewayInput } from '../../src/locator/federation/validate.ts'
 import { FederationControlPlane, StaticGatewayLocator } from '../../src/locator/index.ts'
 import { DefaultWANConfig, Memberlist } from '../../src/memberlist/index.ts'
@@ -48,6 +50,9 @@ export interface FederationConfig {
   gateways: MeshGatewayInput[]
   /** A secondary's route to the primary until replication knows better. */
   primaryGateways?: string[]
+  /** Replication's blocking wait and the client's request timeout (defaults here: the library's). */
+  replicationWaitMs?: number
+  requestTimeoutMs?: number
 }
 
 export interface GatewayConfig {
@@ -116,6 +121,17 @@ let node:
   | undefined
 let gateway: MeshGateway | undefined
 let plane: FederationControlPlane | undefined
+let federationGateways: MeshGatewayInput[] = []
+const federationDials = new Map<string, { connected: number; failed: number }>()
+/** Counts this node's federation-state dials (the secondary's client to the primary) by gateway. */
+function onFederationDial(message: unknown, name: string | symbol): void {
+  const m = message as { gateway: string; alpn: string }
+  if (m.alpn !== ALPN_FEDERATION_STATE) return
+  const d = federationDials.get(m.gateway) ?? { connected: 0, failed: 0 }
+  if (name === ALPN_DIAGNOSTICS_CHANNELS.dialError) d.failed++
+  else d.connected++
+  federationDials.set(m.gateway, d)
+}
 let gossip: Memberlist | undefined
 /** Membership events seen by this node's memberlist: what happened to whom, and when. */
 const memberEvents: { type: string; node: string; at: number; incarnation: number }[] = []
@@ -510,12 +526,14 @@ const ops: Record<string, Handler> = {
     if (node === undefined || nodeTls === undefined) throw new Error('not a node')
     const c = m.config as FederationConfig
     const datacenter = node.name.slice(node.name.lastIndexOf('.') + 1)
+    federationGateways = [...c.gateways]
     plane = await FederationControlPlane.start({
       datacenter,
       primaryDatacenter: c.primaryDatacenter,
       tls: nodeTls,
       server: node.server,
-      gateways: c.gateways,
+      // Read at each anti-entropy round, so a test can change this DC's gateways.
+      gateways: () => federationGateways,
       ...(c.primaryGateways === undefined
         ? { knows: () => true }
         : { primaryGateways: c.primaryGateways, primaryGatewaysIntervalMs: 200 }),
@@ -526,9 +544,32 @@ const ops: Record<string, Handler> = {
         replicationMinBackoffMs: 50,
         replicationMaxBackoffMs: 500,
         antiEntropyRate: 1000,
+        ...(c.replicationWaitMs === undefined ? {} : { replicationWaitMs: c.replicationWaitMs }),
+        ...(c.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: c.requestTimeoutMs }),
       },
     })
+    subscribe(ALPN_DIAGNOSTICS_CHANNELS.dialConnected, onFederationDial)
+    subscribe(ALPN_DIAGNOSTICS_CHANNELS.dialError, onFederationDial)
     return null
+  },
+  /** Replaces this DC's gateways as anti-entropy reports them. */
+  federationSetGateways: (m) => {
+    federationGateways = [...((m.config as FederationConfig).gateways ?? [])]
+    // The source is a function: anti-entropy blocks until told it changed.
+    plane?.antiEntropy?.notify()
+    return null
+  },
+  /** Stops the node's federation states (its control plane and its connection to the primary). */
+  federationStop: async () => {
+    await plane?.close()
+    plane = undefined
+    return null
+  },
+  /** Federation-state dials since the last call, by gateway: how many connected, how many failed. */
+  federationDials: () => {
+    const out = Object.fromEntries(federationDials)
+    federationDials.clear()
+    return out
   },
   /** What the node's federation-state store holds, and how its locator would reach the primary. */
   federationView: (m) => {
@@ -542,6 +583,7 @@ const ops: Record<string, Handler> = {
       primaryGateways: plane.locator.primaryGateways(),
       throughLocal: plane.locator.dialPrimaryThroughLocalGateway(),
       pick: plane.locator.pickGateway(m.text as string) ?? null,
+      decision: plane.locator.decision(),
     }
   },
   gossip: (m) => startGossip(m.timeoutMs ?? 1_000),

@@ -31,6 +31,13 @@ export interface DcSpec {
   nodes: readonly string[]
   /** Gateways in this DC. Default 1. At most 9. */
   gateways?: number
+  /**
+   * Give the DC's LAN a leg on the WAN bridge (`wan0`, 192.0.2.24n; dc1..dc9 only), as a
+   * secondary's servers that may dial the primary's gateways' WAN addresses directly (Consul's
+   * `primary_gateways`) have. Still no forwarding anywhere: the LAN reaches the gateways' WAN
+   * legs, and other DCs' nodes only through a gateway. Default false (isolated).
+   */
+  wanAccess?: boolean
 }
 
 export interface GatewayLegs {
@@ -48,6 +55,8 @@ export interface DcTopology {
   /** Node short name to its LAN IP. */
   nodes: Record<string, string>
   gateways: GatewayLegs[]
+  /** The LAN's own address on the WAN, when it was given `wanAccess`. */
+  wanIp?: string
 }
 
 export interface Topology {
@@ -256,7 +265,37 @@ export function buildTopology(tag: string, dcs: readonly DcSpec[]): Topology {
         }
         legs.push({ ns, id, lanIp, wanIp })
       }
-      out[dc.name] = { name: dc.name, ns: lan, nodes, gateways: legs }
+      let wanIp: string | undefined
+      if (dc.wanAccess === true) {
+        if (n > 9) throw new Error(`${dc.name}: wanAccess is for dc1..dc9`)
+        wanIp = `192.0.2.${240 + n}`
+        ip([
+          '-n',
+          lan,
+          'link',
+          'add',
+          'name',
+          'wan0',
+          'type',
+          'veth',
+          'peer',
+          'name',
+          `lan${n}`,
+          'netns',
+          wan,
+        ])
+        ip(['-n', wan, 'link', 'set', `lan${n}`, 'master', 'br0'])
+        ip(['-n', wan, 'link', 'set', `lan${n}`, 'up'])
+        ip(['-n', lan, 'addr', 'add', `${wanIp}/24`, 'dev', 'wan0'])
+        ip(['-n', lan, 'link', 'set', 'wan0', 'up'])
+      }
+      out[dc.name] = {
+        name: dc.name,
+        ns: lan,
+        nodes,
+        gateways: legs,
+        ...(wanIp === undefined ? {} : { wanIp }),
+      }
     }
     return { prefix, wan: { ns: wan, ip: WAN_HOST }, dcs: out, namespaces, destroy }
   } catch (err) {

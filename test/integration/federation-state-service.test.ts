@@ -204,7 +204,11 @@ describe('federation-state service over TLS', () => {
       closeGraceMs: 50,
       clock,
     })
-    mute.handle(ALPN_FEDERATION_STATE, (socket) => socket.resume())
+    let muteConns = 0
+    mute.handle(ALPN_FEDERATION_STATE, (socket) => {
+      muteConns++
+      socket.resume()
+    })
     const { port } = await mute.listen({ host: '127.0.0.1', port: 0 })
     cleanups.push(() => mute.close())
     const short = new FederationStateClient({
@@ -216,9 +220,13 @@ describe('federation-state service over TLS', () => {
     })
     cleanups.push(() => short.close())
     await expect(short.list()).rejects.toBeInstanceOf(TimeoutError)
+    // The silent connection is dropped with the timeout: the next request dials a new one.
+    await expect(short.list()).rejects.toBeInstanceOf(TimeoutError)
+    expect(muteConns).toBe(2)
+    // Pending while dialling again, or on a connection: close() ends it either way.
     const pending = short.list({ minIndex: 3, waitMs: 60_000 })
     await short.close()
-    await expect(pending).rejects.toThrow('closed')
+    await expect(pending).rejects.toThrow(/closed|aborted/)
   })
 
   it('one caller aborting does not abort the dial other callers share', async () => {

@@ -116,12 +116,11 @@ describe('MeshGateway: a splice whose writes stop is closed', () => {
     const { gw, address } = await gatewayWith({ datacenter: 'dc1', servers: { betty: up.address } })
     const total = 1536 * 1024
     const started = Date.now()
-    const s = await client(address, 'betty.server.dc1.consul', total)
+    await client(address, 'betty.server.dc1.consul', total)
     await until(() => up.read() >= total, 'the slow reader to read everything', 30_000)
     // The backlog lasted many stall timeouts (at most 64 KiB read every 50 ms) and nothing was cut.
     expect(Date.now() - started).toBeGreaterThan(4 * STALL_MS)
     expect(gw.stats().writeStalls).toBe(0)
-    expect(s.destroyed).toBe(false)
   })
 
   it('validates writeStallTimeoutMs; 0 disables it', () => {

@@ -40,6 +40,10 @@ export interface FederationControlPlaneOptions {
     replicationRate?: number
     replicationMinBackoffMs?: number
     replicationMaxBackoffMs?: number
+    /** Blocking wait of each replication fetch. */
+    replicationWaitMs?: number
+    /** The client's `requestTimeoutMs` towards the primary. */
+    requestTimeoutMs?: number
     antiEntropyRate?: number
   }
   /** @internal */
@@ -88,6 +92,7 @@ export class FederationControlPlane {
           datacenter: o.primaryDatacenter,
           locator: this.locator,
           tls: o.tls,
+          ...(t.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: t.requestTimeoutMs }),
           ...clock,
         })
     this.service =
@@ -113,6 +118,7 @@ export class FederationControlPlane {
             ...(t.replicationMaxBackoffMs === undefined
               ? {}
               : { maxBackoffMs: t.replicationMaxBackoffMs }),
+            ...(t.replicationWaitMs === undefined ? {} : { waitMs: t.replicationWaitMs }),
             ...clock,
           })
         : undefined

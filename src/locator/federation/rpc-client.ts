@@ -212,13 +212,15 @@ export class FederationStateClient {
         resolve: (v) => settle(undefined, v),
         reject: (e) => settle(e),
       })
-      timer = this.#clock.setTimeout(
-        () =>
-          settle(
-            new TimeoutError(`federation-state ${method}: no answer in ${Math.round(deadline)} ms`),
-          ),
-        deadline,
-      )
+      timer = this.#clock.setTimeout(() => {
+        settle(
+          new TimeoutError(`federation-state ${method}: no answer in ${Math.round(deadline)} ms`),
+        )
+        // A connection that let a request's deadline pass is taken for dead (a partition, a
+        // black-holed gateway): the next request dials again, through the route the locator
+        // picks then, instead of waiting on the same silent connection again.
+        this.#drop(socket)
+      }, deadline)
       signal?.addEventListener('abort', onAbort, { once: true })
       socket.write(encodeFrame(encodeMessage({ id, method, args })))
     })
@@ -301,6 +303,11 @@ export class FederationStateClient {
       )
     })
     return socket
+  }
+
+  #drop(socket: TLSSocket): void {
+    if (this.#socket === socket) this.#socket = undefined
+    socket.destroy()
   }
 
   #fail(err: Error, socket?: TLSSocket): void {
