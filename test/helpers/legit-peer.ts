@@ -4,7 +4,13 @@ import { MeshGateway, type MeshGatewayOptions } from '../../src/gateway/index.ts
 import { StaticGatewayLocator } from '../../src/locator/index.ts'
 import type { WanfedTransport } from '../../src/transport/wanfed-transport.ts'
 import { until } from './net.ts'
-import { dc1Sender, type NodeContext, type WanfedNode, wanfedNode } from './wanfed-node.ts'
+import {
+  dc1Sender,
+  dc2Receiver,
+  type NodeContext,
+  type WanfedNode,
+  type wanfedNode,
+} from './wanfed-node.ts'
 
 /**
  * betty.dc2, a real node whose AlpnServer the hostile tests attack, and bob.dc1, a real peer that
@@ -39,17 +45,10 @@ export async function targetAndPeer(
     via?: (betty: WanfedNode) => Promise<string> | string
   } = {},
 ): Promise<TargetAndPeer> {
-  const betty = await wanfedNode({
-    network: ctx.network,
-    node: 'betty',
-    datacenter: 'dc2',
-    identity: 'betty',
-    locator: new StaticGatewayLocator({}),
-    clock: ctx.clock,
+  const betty = await dc2Receiver(ctx, {
     server: { maxConnsPerClient: 0, ...options.server },
     transport: options.transport ?? {},
   })
-  ctx.cleanups.push(() => betty.close())
   const packets: Buffer[] = []
   const errors: Error[] = []
   betty.transport.on('packet', (p) => packets.push(Buffer.from(p.buf)))

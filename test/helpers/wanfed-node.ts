@@ -1,7 +1,7 @@
 import { beforeEach } from 'vitest'
 import { AlpnServer, type AlpnServerOptions } from '../../src/alpn/index.ts'
 import type { Clock } from '../../src/internal/clock.ts'
-import type { GatewayLocator } from '../../src/locator/index.ts'
+import { type GatewayLocator, StaticGatewayLocator } from '../../src/locator/index.ts'
 import { MemoryNetwork } from '../../src/transport/memory-network.ts'
 import {
   WanfedTransport,
@@ -107,6 +107,30 @@ export async function dc1Sender(
     locator,
     clock: ctx.clock,
     transport: options.transport ?? {},
+  })
+  ctx.cleanups.push(() => n.close())
+  return n
+}
+
+/**
+ * betty.dc2 with betty's certificate and no gateways of her own, closed by the test's cleanups:
+ * the receiver in tests of cross-DC dials.
+ */
+export async function dc2Receiver(
+  ctx: NodeContext,
+  options: {
+    transport?: Partial<WanfedTransportOptions>
+    server?: Partial<AlpnServerOptions>
+  } = {},
+): Promise<WanfedNode> {
+  const n = await wanfedNode({
+    network: ctx.network,
+    node: 'betty',
+    datacenter: 'dc2',
+    identity: 'betty',
+    locator: new StaticGatewayLocator({}),
+    clock: ctx.clock,
+    ...options,
   })
   ctx.cleanups.push(() => n.close())
   return n

@@ -3,7 +3,7 @@ import { MeshGateway } from '../../src/gateway/index.ts'
 import { StaticGatewayLocator } from '../../src/locator/index.ts'
 import { farEnd } from '../helpers/far-end.ts'
 import { closedPort } from '../helpers/net.ts'
-import { dc1Sender, nodeContext, wanfedNode } from '../helpers/wanfed-node.ts'
+import { dc1Sender, dc2Receiver, nodeContext } from '../helpers/wanfed-node.ts'
 
 // Who a failed cross-DC dial is blamed on: the gateway (the locator steers away from it), the far
 // node behind it (nothing is marked), the caller (a local error), or a buggy locator.
@@ -13,15 +13,7 @@ const { clock, cleanups } = ctx
 
 describe('WanfedTransport: who is blamed for a failed cross-DC dial', () => {
   it('a dead far node (the handshake fails behind the gateway) does not mark the gateway', async () => {
-    const betty = await wanfedNode({
-      network: ctx.network,
-      node: 'betty',
-      datacenter: 'dc2',
-      identity: 'betty',
-      locator: new StaticGatewayLocator({}),
-      clock,
-    })
-    cleanups.push(() => betty.close())
+    const betty = await dc2Receiver(ctx)
     const locator = new StaticGatewayLocator({ dc2: [betty.serverAddr] }, { clock })
     const b = await dc1Sender(ctx, locator)
     // ghost.server.dc2.consul is not in betty's certificate: the dial fails after TCP connected.

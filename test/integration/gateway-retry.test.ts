@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { StaticGatewayLocator } from '../../src/locator/index.ts'
 import type { Packet } from '../../src/transport/types.ts'
 import { closedPort, silentServer } from '../helpers/net.ts'
-import { dc1Sender, nodeContext, type WanfedNode, wanfedNode } from '../helpers/wanfed-node.ts'
+import { dc1Sender, dc2Receiver, nodeContext, type WanfedNode } from '../helpers/wanfed-node.ts'
 
 // A cross-DC dial whose gateway fails in a way that is the gateway's own (refused, silent) is
 // retried once on another gateway, so the caller never pays for a dead gateway's re-probe.
@@ -13,18 +13,7 @@ import { dc1Sender, nodeContext, type WanfedNode, wanfedNode } from '../helpers/
 const ctx = nodeContext()
 const { clock, cleanups } = ctx
 
-async function betty(): Promise<WanfedNode> {
-  const n = await wanfedNode({
-    network: ctx.network,
-    node: 'betty',
-    datacenter: 'dc2',
-    identity: 'betty',
-    locator: new StaticGatewayLocator({}),
-    clock,
-  })
-  cleanups.push(() => n.close())
-  return n
-}
+const betty = (): Promise<WanfedNode> => dc2Receiver(ctx)
 
 /** A TCP listener that counts the connections it accepts and closes them. */
 async function countingServer(): Promise<{ address: string; accepted: () => number }> {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { isWanfedError, SocketError } from '../../src/errors.ts'
 import { StaticGatewayLocator } from '../../src/locator/index.ts'
 import { until } from '../helpers/net.ts'
-import { nodeContext, wanfedNode } from '../helpers/wanfed-node.ts'
+import { dc2Receiver, nodeContext, wanfedNode } from '../helpers/wanfed-node.ts'
 
 // A cross-DC stream whose gateway dies must fail with a typed error, and one whose peer closes
 // must still end cleanly. The "gateway" here is a TCP relay in front of betty's ALPN server that
@@ -60,15 +60,7 @@ async function relayTo(target: string): Promise<Relay> {
 
 /** bob.dc1 dialling betty.dc2 through a relay; betty's stream handler is the test's. */
 async function twoDcs(onStream: (s: Duplex) => void) {
-  const betty = await wanfedNode({
-    network: ctx.network,
-    node: 'betty',
-    datacenter: 'dc2',
-    identity: 'betty',
-    locator: new StaticGatewayLocator({}),
-    clock: ctx.clock,
-  })
-  ctx.cleanups.push(() => betty.close())
+  const betty = await dc2Receiver(ctx)
   betty.transport.on('stream', onStream)
   const relay = await relayTo(betty.serverAddr)
   ctx.cleanups.push(() => relay.close())

@@ -15,7 +15,7 @@ import { WanfedTransport } from '../../src/transport/wanfed-transport.ts'
 import { caPem, otherCaPem, tlsFixture } from '../helpers/fixtures.ts'
 import { gatewayInFront } from '../helpers/legit-peer.ts'
 import { until } from '../helpers/net.ts'
-import { nodeContext, wanfedNode } from '../helpers/wanfed-node.ts'
+import { dc2Receiver, nodeContext } from '../helpers/wanfed-node.ts'
 
 // Who gets in without a valid certificate: nobody. Each row is a client (or a server, for the
 // dialler's own checks) with one thing wrong, tried straight at betty.dc2's AlpnServer and through
@@ -93,17 +93,10 @@ const CLIENTS: ClientRow[] = [
 type Rejection = Parameters<AlpnServerEvents['rejected']>[0]
 
 async function target() {
-  const betty = await wanfedNode({
-    network: ctx.network,
-    node: 'betty',
-    datacenter: 'dc2',
-    identity: 'betty',
-    locator: new StaticGatewayLocator({}),
-    clock: ctx.clock,
+  const betty = await dc2Receiver(ctx, {
     // Betty checks the SNI names her (Consul only logs it).
     server: { serverNames: ['betty.server.dc2.consul'], handshakeTimeoutMs: 5_000 },
   })
-  ctx.cleanups.push(() => betty.close())
   const rejected: Rejection[] = []
   betty.server.on('rejected', (info) => rejected.push(info))
   let handled = 0

@@ -4,7 +4,7 @@ import type { WanfedTransport } from '../../src/transport/wanfed-transport.ts'
 import { farEnd } from '../helpers/far-end.ts'
 import { MiB, memoryPeak, mib } from '../helpers/memory.ts'
 import { until } from '../helpers/net.ts'
-import { dc1Sender, nodeContext, wanfedNode } from '../helpers/wanfed-node.ts'
+import { dc1Sender, dc2Receiver, nodeContext } from '../helpers/wanfed-node.ts'
 
 // A flood of cross-DC packets from one WanfedTransport, at a receiver that consumes slowly and at
 // a remote that stalls (accepts, never reads): every send settles, every packet is accounted for
@@ -51,15 +51,7 @@ function print(
 
 describe('a flood of packets: bounded memory, every send settled, every drop counted', () => {
   it('to a receiver whose consumer is slow', async () => {
-    const betty = await wanfedNode({
-      network: ctx.network,
-      node: 'betty',
-      datacenter: 'dc2',
-      identity: 'betty',
-      locator: new StaticGatewayLocator({}),
-      clock: ctx.clock,
-    })
-    ctx.cleanups.push(() => betty.close())
+    const betty = await dc2Receiver(ctx)
     // The consumer takes one packet per timer turn; its queue holds 256.
     const stopConsumer = new AbortController()
     const iterator = betty.transport.packets({ highWaterMark: 256, signal: stopConsumer.signal })

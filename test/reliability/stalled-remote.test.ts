@@ -14,7 +14,7 @@ import { StaticGatewayLocator } from '../../src/locator/index.ts'
 import type { Packet } from '../../src/transport/types.ts'
 import { caPem, tlsFixture } from '../helpers/fixtures.ts'
 import { until } from '../helpers/net.ts'
-import { dc1Sender, nodeContext, wanfedNode } from '../helpers/wanfed-node.ts'
+import { dc1Sender, dc2Receiver, nodeContext } from '../helpers/wanfed-node.ts'
 
 // Remotes that stall part-way, on loopback: a far end that sends half a ServerHello and then
 // nothing, directly or behind a MeshGateway, and a client that sends a good frame, then half of
@@ -107,16 +107,9 @@ describe('a remote that stalls mid-handshake', () => {
 
 describe('a client that stalls mid-frame after a good handshake', () => {
   it('is dropped at the frame body timeout; the frame before is delivered, nothing of the broken one, and others are still served', async () => {
-    const betty = await wanfedNode({
-      network: ctx.network,
-      node: 'betty',
-      datacenter: 'dc2',
-      identity: 'betty',
-      locator: new StaticGatewayLocator({}),
-      clock,
+    const betty = await dc2Receiver(ctx, {
       transport: { frameBodyTimeoutMs: 200 },
     })
-    cleanups.push(() => betty.close())
     const got: Packet[] = []
     betty.transport.on('packet', (p) => got.push(p))
     const errors: Error[] = []
