@@ -100,7 +100,8 @@ describe('a cross-DC stream ends cleanly only when the peer closed it', () => {
     await until(() => stream.destroyed || stream.writableFinished, 'our side to finish')
   })
 
-  it('a gateway that dies with nothing unread (a bare FIN, no close_notify) fails the stream with SocketError', async () => {
+  /** An echoed stream through the relay, which is then cut; resolves with how the stream ended. */
+  async function echoThenCut(how: 'fin' | 'reset') {
     const { bob, relay } = await twoDcs((s) => {
       s.on('error', () => {})
       s.pipe(s)
@@ -109,8 +110,12 @@ describe('a cross-DC stream ends cleanly only when the peer closed it', () => {
     stream.write('ping')
     await once(stream, 'data')
     const done = outcome(stream)
-    relay.cut('fin')
-    const result = await done
+    relay.cut(how)
+    return { result: await done, stream }
+  }
+
+  it('a gateway that dies with nothing unread (a bare FIN, no close_notify) fails the stream with SocketError', async () => {
+    const { result, stream } = await echoThenCut('fin')
     expect(result).toBeInstanceOf(SocketError)
     expect(isWanfedError(result, 'WANFED_ERR_SOCKET')).toBe(true)
     expect((result as SocketError).remote).toBe(true)
@@ -119,16 +124,7 @@ describe('a cross-DC stream ends cleanly only when the peer closed it', () => {
   })
 
   it('a gateway that dies with bytes unread (a reset) fails the stream with SocketError, cause ECONNRESET', async () => {
-    const { bob, relay } = await twoDcs((s) => {
-      s.on('error', () => {})
-      s.pipe(s)
-    })
-    const stream = await bob.transport.dialAddressTimeout({ name: 'betty.dc2', addr: '' }, 5_000)
-    stream.write('ping')
-    await once(stream, 'data')
-    const done = outcome(stream)
-    relay.cut('reset')
-    const result = await done
+    const { result, stream } = await echoThenCut('reset')
     expect(result).toBeInstanceOf(SocketError)
     expect((result as SocketError).remote).toBe(true)
     expect(((result as Error).cause as NodeJS.ErrnoException).code).toBe('ECONNRESET')
