@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process'
 import { afterEach, describe, expect, it } from 'vitest'
+import { hasCommand } from '../lib/processes.ts'
 import { type DemoChild, spawnDemo } from './demo-child.ts'
 import { LIMITS, parseDemoArgs } from './options.ts'
 
@@ -19,16 +19,8 @@ function demo(...args: string[]): DemoChild {
   return c
 }
 
-function runs(cmd: string): boolean {
-  try {
-    execFileSync(cmd, ['-v'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
-const hasHaproxy = runs('haproxy')
-const hasNginx = runs('nginx')
+const hasHaproxy = hasCommand('haproxy', ['-v'])
+const hasNginx = hasCommand('nginx', ['-v'])
 if (!hasHaproxy)
   console.warn('haproxy is not installed: the demo test with HAProxy gateways is skipped')
 if (!hasNginx) console.warn('nginx is not installed: the demo test with nginx gateways is skipped')

@@ -7,11 +7,12 @@
 import { randomBytes } from 'node:crypto'
 import { type AdminServer, createAdminServer } from 'wanfed/admin'
 import type { MemberlistConfig } from 'wanfed/memberlist'
+import { freePorts } from '../lib/ports.ts'
 import { makeCertificates } from './certs.ts'
 import { DemoDatacenter } from './datacenter.ts'
 import type { DemoGateway } from './gateway.ts'
 import { OurGateway, PlaneRoutes } from './gateways-ours.ts'
-import { ProxyGateway, reservePort } from './gateways-proxy.ts'
+import { ProxyGateway } from './gateways-proxy.ts'
 import type { DemoNode } from './node.ts'
 import type { DemoOptions } from './options.ts'
 import { planTopology, type Topology } from './topology.ts'
@@ -98,9 +99,11 @@ export class Federation {
       }
       return routes
     }
-    // Static configs need every DC's gateway addresses before any proxy starts.
-    const ports = new Map<string, number>()
-    for (const dc of this.dcs) for (const g of dc.plan.gateways) ports.set(g, await reservePort())
+    // Static configs need every DC's gateway addresses before any proxy starts; proxies cannot
+    // bind port 0 and report it, so each gets a distinct port that was free a moment ago.
+    const names = this.dcs.flatMap((dc) => dc.plan.gateways)
+    const free = await freePorts(names.length)
+    const ports = new Map(names.map((g, i) => [g, free[i] as number]))
     const addresses = (dc: DemoDatacenter) =>
       dc.plan.gateways.map((g) => `127.0.0.1:${ports.get(g)}`)
     for (const dc of this.dcs) {

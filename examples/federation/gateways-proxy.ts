@@ -5,24 +5,13 @@
  * SIGKILL, the way a crashed proxy dies. They expose no counters to the demo.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { renderHaproxyConfig, renderNginxConfig, routeTable } from 'wanfed/gateway'
 import type { DemoGateway } from './gateway.ts'
-
-/** A port on 127.0.0.1 that was free a moment ago: proxies cannot bind port 0 and report it. */
-export async function reservePort(): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 export class ProxyGateway implements DemoGateway {
   readonly kind: 'haproxy' | 'nginx'

@@ -2,10 +2,10 @@
  * The demo's command-line options: parsed strictly (an unknown flag or a bad value is refused with
  * a message naming it), so a typo never silently runs a different demo.
  */
-import { execFileSync } from 'node:child_process'
 import { isIP } from 'node:net'
 import { parseArgs } from 'node:util'
 import { InvalidArgumentError } from 'wanfed'
+import { hasCommand } from '../lib/processes.ts'
 
 export type GatewayKind = 'ours' | 'haproxy' | 'nginx'
 
@@ -119,8 +119,7 @@ function gatewayKind(raw: string | undefined): GatewayKind {
       `--gateway must be ours, haproxy or nginx, got ${JSON.stringify(raw)}`,
     )
   // Checked here, before anything starts, so a missing program is a usage error and not a crash.
-  const probe = raw === 'haproxy' ? ['haproxy', '-v'] : ['nginx', '-v']
-  if (raw !== 'ours' && !runs(probe[0] as string, probe.slice(1)))
+  if (raw !== 'ours' && !hasCommand(raw, ['-v']))
     throw new InvalidArgumentError(
       `--gateway ${raw}: ${raw} is not installed here (apt-get install ${raw === 'nginx' ? 'nginx-light libnginx-mod-stream' : 'haproxy'})`,
     )
@@ -136,13 +135,4 @@ function hostPort(raw: string, flag: string): string {
       `${flag} must be IP:PORT (IPv6 in brackets), got ${JSON.stringify(raw)}`,
     )
   return raw
-}
-
-export function runs(cmd: string, args: string[]): boolean {
-  try {
-    execFileSync(cmd, args, { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
 }

@@ -59,7 +59,8 @@ export class WriteStallWatch {
 
   #check(): void {
     const now = this.#clock.now()
-    for (const [conn, p] of [...this.#conns]) {
+    // Deleting the entry being visited is safe while iterating a Map.
+    for (const [conn, p] of this.#conns) {
       if (conn.phase !== 'spliced' || conn.upstream === undefined) continue
       const side = stalled(conn.upstream, p.upstream, now, this.#ms)
         ? 'upstream'
