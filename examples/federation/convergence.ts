@@ -78,7 +78,7 @@ export async function converge(
 }
 
 /** A cross-DC join, retried: the first attempt may race the last replication round. */
-async function joinAcross(
+export async function joinAcross(
   ml: Memberlist,
   address: string,
   left: () => number,

@@ -9,7 +9,7 @@ import {
   FederationGatewayLocator,
   FederationStateService,
 } from 'wanfed/locator'
-import type { MemberlistConfig } from 'wanfed/memberlist'
+import type { Delegate, MemberlistConfig } from 'wanfed/memberlist'
 import type { FederationCerts, NodeTls } from './certs.ts'
 import type { DemoGateway } from './gateway.ts'
 import { GatewayCatalog } from './gateway-catalog.ts'
@@ -28,6 +28,14 @@ export class DemoDatacenter {
   catalog: GatewayCatalog | undefined
   plane: FederationControlPlane | undefined
   readonly #followerLocators: FederationGatewayLocator[] = []
+  #nodeSetup:
+    | {
+        topology: Topology
+        timing: Partial<MemberlistConfig>
+        gossipKey: Buffer | undefined
+        delegateFor: ((name: string) => Delegate) | undefined
+      }
+    | undefined
   #controlClosed: Promise<void> | undefined
 
   constructor(plan: DatacenterPlan) {
@@ -76,43 +84,71 @@ export class DemoDatacenter {
     topology: Topology,
     timing: Partial<MemberlistConfig>,
     gossipKey: Buffer | undefined,
+    delegateFor?: (name: string) => Delegate,
   ): Promise<void> {
+    this.#nodeSetup = { topology, timing, gossipKey, delegateFor }
+    for (const i of this.servers.keys()) this.nodes.push(await this.#startNode(i))
+  }
+
+  /**
+   * A follower that stopped (abruptly or by leaving) comes back as a new process would: same
+   * name, same ALPN server port (the gateways' routes to it hold), same memberlist port, a fresh
+   * incarnation. It is alone until it joins again. The leader holds the DC's control plane and is
+   * not restarted this way.
+   */
+  async restartNode(node: DemoNode): Promise<DemoNode> {
+    const i = this.nodes.indexOf(node)
+    if (i <= 0) throw new Error(`${node.name} is not a follower of ${this.name}`)
+    if (!node.stopped) throw new Error(`${node.name} is still running`)
+    await node.close()
+    const old = this.servers[i] as NodeServer
+    const { server, addr } = await listenNodeServer(old.tls, Number(old.addr.split(':')[1]))
+    this.servers[i] = { ...old, server, addr }
+    const restarted = await this.#startNode(i, node.memberlist.localNode.port)
+    this.nodes[i] = restarted
+    return restarted
+  }
+
+  async #startNode(i: number, bindPort = 0): Promise<DemoNode> {
+    const setup = this.#nodeSetup
+    if (setup === undefined) throw new Error('startNodes() first')
     const plane = this.plane as FederationControlPlane
-    for (const [i, s] of this.servers.entries()) {
-      const leader = i === 0
-      let locator = plane.locator
-      let service: FederationStateService | undefined
-      if (!leader) {
-        locator = new FederationGatewayLocator({
+    const s = this.servers[i] as NodeServer
+    let locator = plane.locator
+    let service: FederationStateService | undefined
+    if (i > 0) {
+      // A restarted follower keeps its locator: it reads the DC's store, which outlives the node.
+      locator =
+        this.#followerLocators[i - 1] ??
+        new FederationGatewayLocator({
           store: plane.store,
           datacenter: this.name,
-          primaryDatacenter: topology.primary,
+          primaryDatacenter: setup.topology.primary,
         }).start()
-        this.#followerLocators.push(locator)
-        service = new FederationStateService({
-          store: plane.store,
-          datacenter: this.name,
-          primaryDatacenter: topology.primary,
-          ...(plane.client === undefined ? {} : { forward: plane.client }),
-        }).attach(s.server)
-      }
-      try {
-        this.nodes.push(
-          await DemoNode.start({
-            name: s.name,
-            tls: s.tls,
-            server: s.server,
-            serverAddr: s.addr,
-            locator,
-            ...(service === undefined ? {} : { service }),
-            timing,
-            ...(gossipKey === undefined ? {} : { gossipKey }),
-          }),
-        )
-      } catch (err) {
-        await service?.close()
-        throw err
-      }
+      this.#followerLocators[i - 1] = locator
+      service = new FederationStateService({
+        store: plane.store,
+        datacenter: this.name,
+        primaryDatacenter: setup.topology.primary,
+        ...(plane.client === undefined ? {} : { forward: plane.client }),
+      }).attach(s.server)
+    }
+    try {
+      return await DemoNode.start({
+        name: s.name,
+        tls: s.tls,
+        server: s.server,
+        serverAddr: s.addr,
+        locator,
+        ...(service === undefined ? {} : { service }),
+        timing: setup.timing,
+        ...(setup.gossipKey === undefined ? {} : { gossipKey: setup.gossipKey }),
+        ...(setup.delegateFor === undefined ? {} : { delegate: setup.delegateFor(s.name) }),
+        bindPort,
+      })
+    } catch (err) {
+      await service?.close()
+      throw err
     }
   }
 

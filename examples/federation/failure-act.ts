@@ -142,7 +142,7 @@ function bytesOf(g: DemoGateway): number {
  * The gateway to kill: the one that carried more bytes, so the act cuts real traffic. HAProxy and
  * nginx report no counters here: then the one the secondaries were told about at start.
  */
-function pickGatewayToKill(gateways: DemoGateway[]): [DemoGateway, DemoGateway] {
+export function pickGatewayToKill(gateways: DemoGateway[]): [DemoGateway, DemoGateway] {
   const [a, b] = gateways as [DemoGateway, DemoGateway]
   return bytesOf(b) > bytesOf(a) ? [b, a] : [a, b]
 }
@@ -175,7 +175,7 @@ function totalBytes(s: NonNullable<ReturnType<DemoGateway['stats']>>): number {
  * Every live dc1 node pings every live node of the other DCs, and they ping back, until each
  * pair has one answer: cross-DC traffic flows again both ways, whatever gateway a pair used.
  */
-async function reachEveryoneAgain(
+export async function reachEveryoneAgain(
   fed: Federation,
   o: { signal: AbortSignal; deadlineMs: number },
 ): Promise<void> {
@@ -212,7 +212,7 @@ async function reachEveryoneAgain(
 }
 
 /** No DC's routes, nor any dc1 node's locator, offer the killed gateway any more. */
-function gatewayDropped(fed: Federation, killed: DemoGateway): boolean {
+export function gatewayDropped(fed: Federation, killed: DemoGateway): boolean {
   return fed.dcs.every((dc) => {
     if (dc.catalog !== undefined && dc.name === killed.datacenter)
       if (!dc.catalog.critical().includes(killed.name)) return false

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { type AdminServer, createAdminServer } from 'wanfed/admin'
-import type { MemberlistConfig } from 'wanfed/memberlist'
+import type { Delegate, MemberlistConfig } from 'wanfed/memberlist'
 import { freePorts } from '../lib/ports.ts'
 import { makeCertificates } from './certs.ts'
 import { DemoDatacenter } from './datacenter.ts'
@@ -26,9 +26,17 @@ export class Federation {
   admin: AdminServer | undefined
   #closing: Promise<void> | undefined
 
-  constructor(options: DemoOptions, timing: Partial<MemberlistConfig>) {
+  readonly #delegateFor: ((name: string) => Delegate) | undefined
+
+  /** `delegateFor` gives each node's memberlist its application hooks (the soak's user messages). */
+  constructor(
+    options: DemoOptions,
+    timing: Partial<MemberlistConfig>,
+    delegateFor?: (name: string) => Delegate,
+  ) {
     this.options = options
     this.timing = timing
+    this.#delegateFor = delegateFor
     this.topology = planTopology(options.dcs, options.nodes)
     this.dcs = this.topology.datacenters.map((plan) => new DemoDatacenter(plan))
     this.gossipKey = options.encrypt ? randomBytes(32) : undefined
@@ -71,7 +79,7 @@ export class Federation {
     log(`secondaries start knowing one primary gateway: ${told}`)
     for (const dc of this.dcs) {
       signal.throwIfAborted()
-      await dc.startNodes(this.topology, this.timing, this.gossipKey)
+      await dc.startNodes(this.topology, this.timing, this.gossipKey, this.#delegateFor)
     }
     if (this.options.admin !== undefined) await this.#startAdmin(this.options.admin, log)
     signal.throwIfAborted()

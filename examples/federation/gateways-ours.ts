@@ -32,6 +32,15 @@ export class PlaneRoutes implements GatewayLocator {
   }
 }
 
+export interface OurGatewayOptions {
+  name: string
+  datacenter: string
+  servers: Record<string, string>
+  routes: GatewayLocator
+  /** 0 (the default) picks one; a restart reuses the old one, where every route points. */
+  port?: number
+}
+
 export class OurGateway implements DemoGateway {
   readonly kind = 'ours' as const
   readonly name: string
@@ -39,19 +48,17 @@ export class OurGateway implements DemoGateway {
   readonly address: string
   readonly gateway: MeshGateway
 
-  private constructor(name: string, datacenter: string, gateway: MeshGateway, address: string) {
-    this.name = name
-    this.datacenter = datacenter
+  readonly #options: OurGatewayOptions
+
+  private constructor(options: OurGatewayOptions, gateway: MeshGateway, address: string) {
+    this.name = options.name
+    this.datacenter = options.datacenter
     this.gateway = gateway
     this.address = address
+    this.#options = options
   }
 
-  static async start(options: {
-    name: string
-    datacenter: string
-    servers: Record<string, string>
-    routes: GatewayLocator
-  }): Promise<OurGateway> {
+  static async start(options: OurGatewayOptions): Promise<OurGateway> {
     const gateway = new MeshGateway({
       datacenter: options.datacenter,
       servers: options.servers,
@@ -60,8 +67,15 @@ export class OurGateway implements DemoGateway {
       closeGraceMs: 300,
       closeQuietMs: 100,
     })
-    const { port } = await gateway.listen({ host: '127.0.0.1', port: 0 })
-    return new OurGateway(options.name, options.datacenter, gateway, `127.0.0.1:${port}`)
+    const { port } = await gateway.listen({ host: '127.0.0.1', port: options.port ?? 0 })
+    return new OurGateway(options, gateway, `127.0.0.1:${port}`)
+  }
+
+  /** A new process for a killed gateway: same name, same port, same routes; fresh counters. */
+  restart(): Promise<OurGateway> {
+    if (this.alive()) throw new Error(`${this.name} is still serving`)
+    const port = Number(this.address.slice(this.address.lastIndexOf(':') + 1))
+    return OurGateway.start({ ...this.#options, port })
   }
 
   alive(): boolean {

@@ -6,7 +6,7 @@
  */
 import { AlpnServer } from 'wanfed/alpn'
 import type { FederationGatewayLocator, FederationStateService } from 'wanfed/locator'
-import { Keyring, Memberlist, type MemberlistConfig } from 'wanfed/memberlist'
+import { type Delegate, Keyring, Memberlist, type MemberlistConfig } from 'wanfed/memberlist'
 import { NetTransport, splitNodeName, WanfedTransport } from 'wanfed/transport'
 import type { NodeTls } from './certs.ts'
 
@@ -16,10 +16,13 @@ import type { NodeTls } from './certs.ts'
  */
 export async function listenNodeServer(
   tls: NodeTls,
+  /** A restarted node listens where it did before, so the gateways' routes to it still hold. */
+  port = 0,
 ): Promise<{ server: AlpnServer; addr: string }> {
   // Every tunnelled connection comes from a gateway on 127.0.0.1: exempt it from the per-IP limit.
   const server = new AlpnServer({ tls, unlimitedAddresses: ['127.0.0.1'], closeGraceMs: 200 })
-  const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
+  const bound = await server.listen({ host: '127.0.0.1', port })
+  port = bound.port
   return { server, addr: `127.0.0.1:${port}` }
 }
 
@@ -35,6 +38,10 @@ export interface NodeOptions {
   timing: Partial<MemberlistConfig>
   /** The federation's gossip key, when encryption is on. */
   gossipKey?: Buffer
+  /** The application's memberlist hooks (user messages, state). */
+  delegate?: Delegate
+  /** memberlist's port (UDP and TCP); 0 picks one. A restarted node reuses its old one. */
+  bindPort?: number
 }
 
 export class DemoNode {
@@ -66,7 +73,7 @@ export class DemoNode {
   static async start(o: NodeOptions): Promise<DemoNode> {
     const datacenter = splitNodeName(o.name).datacenter
     const transport = new WanfedTransport({
-      transport: new NetTransport({ bindAddrs: ['127.0.0.1'] }),
+      transport: new NetTransport({ bindAddrs: ['127.0.0.1'], bindPort: o.bindPort ?? 0 }),
       datacenter,
       locator: o.locator,
       // The default handshake timeout (10 s) stays: at 50 nodes each opens ~40 TLS connections at
@@ -82,6 +89,7 @@ export class DemoNode {
       // Consul never falls back to stream pings across datacenters.
       disableTcpPingsForNode: (name) => splitNodeName(name).datacenter !== datacenter,
       ...(o.gossipKey === undefined ? {} : { keyring: new Keyring([o.gossipKey], o.gossipKey) }),
+      ...(o.delegate === undefined ? {} : { delegate: o.delegate }),
     })
     return new DemoNode(o, transport, memberlist)
   }
@@ -104,6 +112,16 @@ export class DemoNode {
     this.server.destroy()
     this.transport.destroy()
     await this.close()
+  }
+
+  /** Leaves as a node shutting down does: a `dead` about itself gossiped (read as left), then closes. */
+  async leave(timeoutMs: number): Promise<void> {
+    this.#stopped = true
+    try {
+      await this.memberlist.leave(timeoutMs)
+    } finally {
+      await this.close()
+    }
   }
 
   close(): Promise<void> {

@@ -5,14 +5,10 @@ import { labelHeader } from '../../src/memberlist/wire/label.ts'
 import { encodeMessage, encodeUserMessage } from '../../src/memberlist/wire/message.ts'
 import { MessageType } from '../../src/memberlist/wire/message-type.ts'
 import { encodePacket } from '../../src/memberlist/wire/packet.ts'
-import {
-  encodePushPull,
-  encodeStreamMessage,
-  encodeStreamStruct,
-  encodeStreamUserMessage,
-} from '../../src/memberlist/wire/stream.ts'
+import { encodeStreamMessage, encodeStreamUserMessage } from '../../src/memberlist/wire/stream.ts'
 import { fuzzParams, fuzzTimeout, mutation, processErrorWatch } from '../helpers/fuzz.ts'
 import { leakGuard } from '../helpers/leaks.ts'
+import { plainPackets, plainStreams } from '../helpers/memberlist-bases.ts'
 import {
   encryptedPool,
   expectTypedDrops,
@@ -69,53 +65,6 @@ async function deliveredOnlyIfIntact(
   expectTypedDrops(p.target.ml)
   await p.roundTrip()
   return changed
-}
-
-const ghost = { incarnation: 3, node: 'ghost', from: 'ghost' }
-const ghostAlive = {
-  incarnation: 3,
-  node: 'ghost',
-  addr: Buffer.from([127, 0, 0, 9]),
-  port: 7946,
-  meta: Buffer.from('m'),
-  vsn: Buffer.from([1, 5, 2, 0, 0, 0]),
-}
-
-/** Valid plaintext packets of every shape memberlist sends. */
-function plainPackets(target: string): Buffer[] {
-  const ping = encodeMessage(MessageType.ping, 'ping', { seqNo: 9, node: target })
-  const suspect = encodeMessage(MessageType.suspect, 'suspect', ghost)
-  const dead = encodeMessage(MessageType.dead, 'dead', ghost)
-  const alive = encodeMessage(MessageType.alive, 'alive', ghostAlive)
-  const ack = encodeMessage(MessageType.ackResp, 'ack', { seqNo: 1, payload: Buffer.from('p') })
-  const user = encodeUserMessage(Buffer.from('hello from a stranger'))
-  const long = encodeUserMessage(Buffer.alloc(600, 'abcabcab'))
-  const plain = { compress: false, crc: false, label: '' }
-  return [
-    ...[ping, suspect, dead, alive, ack, user].map((m) => encodePacket(m, plain)),
-    encodePacket(encodeCompound([ping, user, suspect, alive]), plain),
-    encodePacket(long, { ...plain, compress: true }),
-    encodePacket(encodeCompound([ping, long]), { ...plain, compress: true, crc: true }),
-    encodePacket(user, { ...plain, crc: true }),
-  ]
-}
-
-/** Valid stream messages (each a whole stream: what a dialler writes before half-closing). */
-function plainStreams(target: string): Buffer[] {
-  const opts = { compress: false, label: '' }
-  const state = [{ name: 'ghost', ...ghostAlive, state: 0 }]
-  return [
-    encodeStreamMessage(encodePushPull(false, state, undefined), opts),
-    encodeStreamMessage(encodePushPull(true, state, Buffer.from('user state')), {
-      ...opts,
-      compress: true,
-    }),
-    encodeStreamMessage(encodeStreamUserMessage(Buffer.from('reliable hello')), opts),
-    encodeStreamMessage(
-      encodeStreamStruct(MessageType.ping, 'ping', { seqNo: 4, node: target }),
-      opts,
-    ),
-  ]
 }
 
 const PAYLOAD = Buffer.from('sealed user message')
