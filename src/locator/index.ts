@@ -93,7 +93,11 @@ export {
 export type { FederationRoutesOptions } from './federation/routes.ts'
 export { FederationRoutes } from './federation/routes.ts'
 export type { FederationStateClientOptions } from './federation/rpc-client.ts'
-export { DEFAULT_RPC_TIMEOUT_MS, FederationStateClient } from './federation/rpc-client.ts'
+export {
+  DEFAULT_LIVENESS_INTERVAL_MS,
+  DEFAULT_RPC_TIMEOUT_MS,
+  FederationStateClient,
+} from './federation/rpc-client.ts'
 export { ALPN_FEDERATION_STATE } from './federation/rpc-protocol.ts'
 export type { FederationStateServiceOptions } from './federation/rpc-service.ts'
 export { DEFAULT_RPC_IDLE_TIMEOUT_MS, FederationStateService } from './federation/rpc-service.ts'

@@ -15,7 +15,11 @@ import {
   DEFAULT_HELLO_TIMEOUT_MS,
   DEFAULT_IDLE_TIMEOUT_MS,
 } from '../../src/gateway/options.ts'
-import { DEFAULT_RPC_TIMEOUT_MS, PRIMARY_GATEWAYS_INTERVAL_MS } from '../../src/locator/index.ts'
+import {
+  DEFAULT_LIVENESS_INTERVAL_MS,
+  DEFAULT_RPC_TIMEOUT_MS,
+  PRIMARY_GATEWAYS_INTERVAL_MS,
+} from '../../src/locator/index.ts'
 
 const docs = new URL('../../docs/', import.meta.url)
 const read = (name: string) => readFileSync(new URL(name, docs), 'utf8')
@@ -46,6 +50,7 @@ describe('docs/operations.md', () => {
     expect(row('idleTimeoutMs')).toContain(ms(DEFAULT_IDLE_TIMEOUT_MS))
     expect(row('primaryGatewaysIntervalMs')).toContain(ms(PRIMARY_GATEWAYS_INTERVAL_MS))
     expect(row('DEFAULT_RPC_TIMEOUT_MS')).toContain(ms(DEFAULT_RPC_TIMEOUT_MS))
+    expect(row('livenessIntervalMs')).toContain(ms(DEFAULT_LIVENESS_INTERVAL_MS))
     const text = read('operations.md')
     expect(text).toMatch(
       new RegExp(

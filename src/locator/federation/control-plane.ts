@@ -44,6 +44,8 @@ export interface FederationControlPlaneOptions {
     replicationWaitMs?: number
     /** The client's `requestTimeoutMs` towards the primary. */
     requestTimeoutMs?: number
+    /** The client's `livenessIntervalMs` towards the primary (0: no probes). */
+    livenessIntervalMs?: number
     antiEntropyRate?: number
   }
   /** @internal */
@@ -93,6 +95,9 @@ export class FederationControlPlane {
           locator: this.locator,
           tls: o.tls,
           ...(t.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: t.requestTimeoutMs }),
+          ...(t.livenessIntervalMs === undefined
+            ? {}
+            : { livenessIntervalMs: t.livenessIntervalMs }),
           ...clock,
         })
     this.service =

@@ -34,6 +34,15 @@ import { DEFAULT_QUERY_TIME_MS, MAX_QUERY_TIME_MS, QUERY_JITTER_FRACTION } from 
 /** Time a non-blocking request may take, and the slack a blocking one gets beyond its wait. */
 export const DEFAULT_RPC_TIMEOUT_MS = 30_000
 
+/**
+ * Silence, with requests in flight, after which the client probes the connection (a `Ping`), and
+ * then the time the probe gets: a blocking read over a connection that died silently (a
+ * partition, a black-holed gateway) fails in 2 × this, not at its deadline (the wait, up to 10
+ * minutes, plus `requestTimeoutMs`). Consul's RPC connections notice in about 30 s too (yamux
+ * keepalives).
+ */
+export const DEFAULT_LIVENESS_INTERVAL_MS = 15_000
+
 export interface FederationStateClientOptions {
   /** The datacenter whose federation-state service is called (the primary, for replication). */
   datacenter: string
@@ -48,6 +57,8 @@ export interface FederationStateClientOptions {
   handshakeTimeoutMs?: number
   /** See {@link DEFAULT_RPC_TIMEOUT_MS}. */
   requestTimeoutMs?: number
+  /** See {@link DEFAULT_LIVENESS_INTERVAL_MS}; 0 turns the probes off. */
+  livenessIntervalMs?: number
   /** @internal */
   clock?: Clock
 }
@@ -68,9 +79,11 @@ export class FederationStateClient {
   readonly #options: FederationStateClientOptions
   readonly #clock: Clock
   readonly #timeoutMs: number
+  readonly #livenessMs: number
   #socket: TLSSocket | undefined
   #connecting: Promise<TLSSocket> | undefined
   readonly #pending = new Map<number, Pending>()
+  readonly #liveness = new Map<TLSSocket, { heard(): void; arm(): void; stop(): void }>()
   #nextId = 1
   #closed = false
   // A dial is shared by every caller waiting for it, so it stops only on close, never on one
@@ -92,6 +105,12 @@ export class FederationStateClient {
       DEFAULT_RPC_TIMEOUT_MS,
       'requestTimeoutMs',
       { positive: true, unit: 'ms' },
+    )
+    this.#livenessMs = optionalNumber(
+      options.livenessIntervalMs,
+      DEFAULT_LIVENESS_INTERVAL_MS,
+      'livenessIntervalMs',
+      { unit: 'ms' },
     )
   }
 
@@ -223,6 +242,7 @@ export class FederationStateClient {
       }, deadline)
       signal?.addEventListener('abort', onAbort, { once: true })
       socket.write(encodeFrame(encodeMessage({ id, method, args })))
+      this.#liveness.get(socket)?.arm()
     })
   }
 
@@ -279,7 +299,9 @@ export class FederationStateClient {
     }
     this.#socket = socket
     const decoder = new FrameDecoder()
+    const liveness = this.#watchLiveness(socket)
     socket.on('data', (chunk: Buffer) => {
+      liveness?.heard()
       try {
         decoder.write(chunk, (frame) => {
           const response = decodeResponse(frame)
@@ -296,6 +318,8 @@ export class FederationStateClient {
     // The service never half-closes: an end means the connection is gone.
     socket.on('end', () => socket.destroy())
     socket.on('close', () => {
+      liveness?.stop()
+      this.#liveness.delete(socket)
       if (this.#socket === socket) this.#socket = undefined
       this.#fail(
         new RpcError('federation-state connection closed with the request pending'),
@@ -303,6 +327,62 @@ export class FederationStateClient {
       )
     })
     return socket
+  }
+
+  /**
+   * One timer per connection, running only while requests are in flight on it: after
+   * `livenessIntervalMs` without a byte from the server it sends a `Ping` (its answer, or any other
+   * frame, is proof of life; a server of ours before `Ping` existed answers it with an unknown-method
+   * error, which proves as much); after as long again without one, the connection is taken for
+   * dead: its requests fail with `TimeoutError` and the next request dials again.
+   */
+  #watchLiveness(socket: TLSSocket): { heard(): void; arm(): void; stop(): void } | undefined {
+    const interval = this.#livenessMs
+    if (interval === 0) return undefined
+    let lastHeard = this.#clock.now()
+    let probedAt: number | undefined
+    let timer: TimerHandle | undefined
+    const inFlight = () => [...this.#pending.values()].some((p) => p.socket === socket)
+    const tick = () => {
+      timer = undefined
+      if (socket.destroyed || !inFlight()) return
+      const now = this.#clock.now()
+      if (probedAt !== undefined && lastHeard < probedAt) {
+        if (now - probedAt >= interval) {
+          this.#fail(
+            new TimeoutError(
+              `federation-state connection silent for ${Math.round(now - lastHeard)} ms, liveness probe unanswered`,
+            ),
+            socket,
+          )
+          this.#drop(socket)
+          return
+        }
+      } else if (now - lastHeard >= interval) {
+        probedAt = now
+        // Not a pending request: its answer is matched by no one and only counts as heard.
+        socket.write(encodeFrame(encodeMessage({ id: this.#nextId++, method: 'Ping', args: {} })))
+      }
+      const next = probedAt !== undefined && lastHeard < probedAt ? probedAt : lastHeard
+      timer = this.#clock.setTimeout(tick, Math.max(1, next + interval - now))
+    }
+    const w = {
+      heard: () => {
+        lastHeard = this.#clock.now()
+      },
+      arm: () => {
+        if (timer === undefined && !socket.destroyed) {
+          lastHeard = this.#clock.now()
+          timer = this.#clock.setTimeout(tick, interval)
+        }
+      },
+      stop: () => {
+        if (timer !== undefined) this.#clock.clearTimeout(timer)
+        timer = undefined
+      },
+    }
+    this.#liveness.set(socket, w)
+    return w
   }
 
   #drop(socket: TLSSocket): void {

@@ -16,7 +16,7 @@ import {
  */
 export const ALPN_FEDERATION_STATE = 'wanfed/federation-state/1'
 
-export const RPC_METHODS = ['Apply', 'Get', 'List', 'ListMeshGateways'] as const
+export const RPC_METHODS = ['Apply', 'Get', 'List', 'ListMeshGateways', 'Ping'] as const
 export type RpcMethod = (typeof RPC_METHODS)[number]
 
 /** Requests one connection may have in flight; more are answered with an error. */

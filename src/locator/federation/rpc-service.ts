@@ -232,6 +232,9 @@ export class FederationStateService {
       case 'ListMeshGateways':
         await this.#store.blockingListMeshGateways(query())
         return this.#current('ListMeshGateways')
+      case 'Ping':
+        // A client's liveness probe while its blocking reads wait: answered at once, here.
+        return {}
     }
   }
 
