@@ -9,6 +9,7 @@ import {
   encodeStreamStruct,
   encodeStreamUserMessage,
 } from '../../src/memberlist/wire/stream.ts'
+import { POOL_KEY } from './memberlist-target.ts'
 
 const ghost = { incarnation: 3, node: 'ghost', from: 'ghost' }
 const ghostAlive = {
@@ -54,5 +55,16 @@ export function plainStreams(target: string): Buffer[] {
       encodeStreamStruct(MessageType.ping, 'ping', { seqNo: 4, node: target }),
       opts,
     ),
+  ]
+}
+
+/** Valid packets of the encrypted, labelled pool: a user message alone, and compound with a ping, compressed, with CRC. */
+export function sealedPackets(target: string, label: string, payload: Buffer): Buffer[] {
+  const encrypt = { vsn: 1 as const, key: POOL_KEY }
+  const user = encodeUserMessage(payload)
+  const ping = encodeMessage(MessageType.ping, 'ping', { seqNo: 9, node: target })
+  return [
+    encodePacket(user, { compress: false, crc: false, label, encrypt }),
+    encodePacket(encodeCompound([ping, user]), { compress: true, crc: true, label, encrypt }),
   ]
 }

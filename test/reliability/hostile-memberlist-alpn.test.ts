@@ -10,20 +10,11 @@ import {
 import { TlsSessionCache } from '../../src/alpn/session-cache.ts'
 import { StaticGatewayLocator } from '../../src/locator/index.ts'
 import { Memberlist, type MemberlistOptions } from '../../src/memberlist/index.ts'
-import { encodeCompound } from '../../src/memberlist/wire/compound.ts'
-import { encodeMessage, encodeUserMessage } from '../../src/memberlist/wire/message.ts'
-import { MessageType } from '../../src/memberlist/wire/message-type.ts'
-import { encodePacket } from '../../src/memberlist/wire/packet.ts'
 import { splitNodeName } from '../../src/transport/index.ts'
 import { caPem, tlsFixture } from '../helpers/fixtures.ts'
 import { fuzzParams, fuzzTimeout, mutation, processErrorWatch } from '../helpers/fuzz.ts'
-import { plainPackets, plainStreams } from '../helpers/memberlist-bases.ts'
-import {
-  encryptedPool,
-  expectTypedDrops,
-  POOL_KEY,
-  patientConfig,
-} from '../helpers/memberlist-target.ts'
+import { plainPackets, plainStreams, sealedPackets } from '../helpers/memberlist-bases.ts'
+import { encryptedPool, expectTypedDrops, patientConfig } from '../helpers/memberlist-target.ts'
 import { until } from '../helpers/net.ts'
 import { nodeContext, type WanfedNode, wanfedNode } from '../helpers/wanfed-node.ts'
 
@@ -208,18 +199,7 @@ describe('wanfed/memberlist under hostile gossip through the WanfedTransport ALP
     'packet ALPN, encrypted and labelled pool: a changed packet is never delivered, an unchanged one is',
     async () => {
       const p = await wanPool(encryptedPool(LABEL))
-      const enc = { vsn: 1 as const, key: POOL_KEY }
-      const user = encodeUserMessage(Buffer.from('sealed over the WAN'))
-      const ping = encodeMessage(MessageType.ping, 'ping', { seqNo: 9, node: 'betty.dc2' })
-      const bases = [
-        encodePacket(user, { compress: false, crc: false, label: LABEL, encrypt: enc }),
-        encodePacket(encodeCompound([ping, user]), {
-          compress: true,
-          crc: true,
-          label: LABEL,
-          encrypt: enc,
-        }),
-      ]
+      const bases = sealedPackets('betty.dc2', LABEL, Buffer.from('sealed over the WAN'))
       let changedCases = 0
       await fc.assert(
         fc.asyncProperty(fc.nat(), mutation(), async (i, mutate) => {

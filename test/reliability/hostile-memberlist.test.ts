@@ -1,14 +1,10 @@
 import { fc } from '@fast-check/vitest'
 import { describe, expect, it } from 'vitest'
-import { encodeCompound } from '../../src/memberlist/wire/compound.ts'
 import { labelHeader } from '../../src/memberlist/wire/label.ts'
-import { encodeMessage, encodeUserMessage } from '../../src/memberlist/wire/message.ts'
-import { MessageType } from '../../src/memberlist/wire/message-type.ts'
-import { encodePacket } from '../../src/memberlist/wire/packet.ts'
 import { encodeStreamMessage, encodeStreamUserMessage } from '../../src/memberlist/wire/stream.ts'
 import { fuzzParams, fuzzTimeout, mutation, processErrorWatch } from '../helpers/fuzz.ts'
 import { leakGuard } from '../helpers/leaks.ts'
-import { plainPackets, plainStreams } from '../helpers/memberlist-bases.ts'
+import { plainPackets, plainStreams, sealedPackets } from '../helpers/memberlist-bases.ts'
 import {
   encryptedPool,
   expectTypedDrops,
@@ -106,17 +102,7 @@ describe('wanfed/memberlist under hostile gossip bytes', () => {
     async () => {
       const p = await pool('sealed', encryptedPool(LABEL))
       const udp = await udpSender(cleanups)
-      const user = encodeUserMessage(PAYLOAD)
-      const ping = encodeMessage(MessageType.ping, 'ping', { seqNo: 9, node: 'sealed' })
-      const bases = [
-        encodePacket(user, { compress: false, crc: false, label: LABEL, encrypt: ENC }),
-        encodePacket(encodeCompound([ping, user]), {
-          compress: true,
-          crc: true,
-          label: LABEL,
-          encrypt: ENC,
-        }),
-      ]
+      const bases = sealedPackets('sealed', LABEL, PAYLOAD)
       let changedCases = 0
       await fc.assert(
         fc.asyncProperty(fc.nat(), mutation(), async (i, mutate) => {
