@@ -3,7 +3,7 @@ import { decode, encode } from '@msgpack/msgpack'
 import { describe, expect, it } from 'vitest'
 import { encodeFrame, FrameDecoder } from '../../src/alpn/index.ts'
 import { AlpnServer } from '../../src/alpn/server.ts'
-import { ClosedError, TimeoutError } from '../../src/errors.ts'
+import { ClosedError, InvalidArgumentError, TimeoutError } from '../../src/errors.ts'
 import { FederationStateClient } from '../../src/locator/federation/rpc-client.ts'
 import { ALPN_FEDERATION_STATE } from '../../src/locator/federation/rpc-protocol.ts'
 import { FederationStateService } from '../../src/locator/federation/rpc-service.ts'
@@ -139,5 +139,38 @@ describe('federation-state client liveness probes', () => {
     expect(old.sockets).toHaveLength(1)
     await c.close()
     await expect(read).rejects.toThrow(ClosedError)
+  })
+
+  it('a probe left unanswered keeps its deadline when the requests it covered were aborted', async () => {
+    const hung = await scriptedServer(() => undefined)
+    const interval = 300
+    const c = client(hung.address, interval)
+    const ac = new AbortController()
+    const first = c.list({ minIndex: 5, waitMs: 300_000, signal: ac.signal })
+    first.catch(() => {})
+    // Past the probe (sent at one interval), before its deadline (two): abort; then past that
+    // deadline, with nothing in flight when it came, ask again.
+    await new Promise((r) => setTimeout(r, 1.5 * interval))
+    ac.abort()
+    await new Promise((r) => setTimeout(r, interval))
+    const start = performance.now()
+    const err = await c.list({ minIndex: 5, waitMs: 300_000 }).catch((e: unknown) => e)
+    expect((err as Error).message).toMatch(/liveness probe unanswered/)
+    // The probe's deadline has passed: at once, not after two fresh intervals (600 ms).
+    expect(performance.now() - start).toBeLessThan(interval)
+    expect(hung.sockets).toHaveLength(1)
+  })
+
+  it('refuses a liveness interval that is negative or too short to mean anything', () => {
+    for (const livenessIntervalMs of [-5, 10, Number.NaN])
+      expect(
+        () =>
+          new FederationStateClient({
+            datacenter: 'dc1',
+            locator: new StaticGatewayLocator({}),
+            tls: { ca: caPem(), ...tlsFixture('betty') },
+            livenessIntervalMs,
+          }),
+      ).toThrow(InvalidArgumentError)
   })
 })

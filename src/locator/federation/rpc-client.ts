@@ -42,6 +42,7 @@ export const DEFAULT_RPC_TIMEOUT_MS = 30_000
  * keepalives).
  */
 export const DEFAULT_LIVENESS_INTERVAL_MS = 15_000
+const MIN_LIVENESS_INTERVAL_MS = 50
 
 export interface FederationStateClientOptions {
   /** The datacenter whose federation-state service is called (the primary, for replication). */
@@ -110,8 +111,13 @@ export class FederationStateClient {
       options.livenessIntervalMs,
       DEFAULT_LIVENESS_INTERVAL_MS,
       'livenessIntervalMs',
-      { unit: 'ms' },
+      { min: 0, unit: 'ms' },
     )
+    // Below a few round trips every request would look dead; 0 is the only small value: off.
+    if (this.#livenessMs > 0 && this.#livenessMs < MIN_LIVENESS_INTERVAL_MS)
+      throw new InvalidArgumentError(
+        `livenessIntervalMs must be 0 (off) or at least ${MIN_LIVENESS_INTERVAL_MS} ms, got ${this.#livenessMs}`,
+      )
   }
 
   /** `Apply` (upsert or delete), carried out by the primary. */
@@ -371,10 +377,16 @@ export class FederationStateClient {
         lastHeard = this.#clock.now()
       },
       arm: () => {
-        if (timer === undefined && !socket.destroyed) {
-          lastHeard = this.#clock.now()
-          timer = this.#clock.setTimeout(tick, interval)
+        if (timer !== undefined || socket.destroyed) return
+        const now = this.#clock.now()
+        // A probe still unanswered keeps its deadline: requests that came and went (aborted) in
+        // between must not buy a dead connection another round.
+        if (probedAt !== undefined && lastHeard < probedAt) {
+          timer = this.#clock.setTimeout(tick, Math.max(1, probedAt + interval - now))
+          return
         }
+        lastHeard = now
+        timer = this.#clock.setTimeout(tick, interval)
       },
       stop: () => {
         if (timer !== undefined) this.#clock.clearTimeout(timer)
