@@ -30,7 +30,7 @@ function summary(r: SoakReport): string[] {
     `  exchanges (push/pull streams): ${x.started} started, ${x.completed} completed, failed: ${codes(x.failed)} (outside faults: ${codes(x.failedOutsideFault)}), hung ${x.hung}`,
     `  messages (reliable user messages): ${m.started} sent, ${m.completed} resolved, ${m.delivered} delivered ` +
       `(${(m.bytesDelivered / 1024 / 1024).toFixed(1)} MiB), failed: ${codes(m.failed)} (outside faults: ${codes(m.failedOutsideFault)}), hung ${m.hung}, ` +
-      `undelivered in a fault ${m.undeliveredInFault}, lost ${m.lost}, corrupt ${m.corrupt}, duplicate ${m.duplicate}`,
+      `undelivered in a fault ${m.undeliveredInFault}, lost ${m.lost}, corrupt ${m.corrupt}, duplicate ${m.duplicate}, misdelivered ${m.misdelivered}`,
     `  memory: baseline heap ${r.baseline?.heapMiB} MiB, RSS ${r.baseline?.rssMiB} MiB; steady heap ` +
       `${r.steady.map((s) => s.heapMiB).join(' ')} MiB; RSS ${r.steady.map((s) => s.rssMiB).join(' ')} MiB; ` +
       `peak RSS ${r.peakRssMiB} MiB; heap slope ${r.heapSlopeMiBPerMin} MiB/min`,

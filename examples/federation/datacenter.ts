@@ -10,6 +10,7 @@ import {
   FederationStateService,
 } from 'wanfed/locator'
 import type { Delegate, MemberlistConfig } from 'wanfed/memberlist'
+import { whenPortFree } from '../lib/ports.ts'
 import type { FederationCerts, NodeTls } from './certs.ts'
 import type { DemoGateway } from './gateway.ts'
 import { GatewayCatalog } from './gateway-catalog.ts'
@@ -102,9 +103,11 @@ export class DemoDatacenter {
     if (!node.stopped) throw new Error(`${node.name} is still running`)
     await node.close()
     const old = this.servers[i] as NodeServer
-    const { server, addr } = await listenNodeServer(old.tls, Number(old.addr.split(':')[1]))
+    const { server, addr } = await whenPortFree(() =>
+      listenNodeServer(old.tls, Number(old.addr.split(':')[1])),
+    )
     this.servers[i] = { ...old, server, addr }
-    const restarted = await this.#startNode(i, node.memberlist.localNode.port)
+    const restarted = await whenPortFree(() => this.#startNode(i, node.memberlist.localNode.port))
     this.nodes[i] = restarted
     return restarted
   }

@@ -6,6 +6,7 @@
  */
 import { MeshGateway, type MeshGatewayStats } from 'wanfed/gateway'
 import type { FederationRoutes, GatewayLocator } from 'wanfed/locator'
+import { whenPortFree } from '../lib/ports.ts'
 import type { DemoGateway } from './gateway.ts'
 
 /**
@@ -67,15 +68,20 @@ export class OurGateway implements DemoGateway {
       closeGraceMs: 300,
       closeQuietMs: 100,
     })
-    const { port } = await gateway.listen({ host: '127.0.0.1', port: options.port ?? 0 })
-    return new OurGateway(options, gateway, `127.0.0.1:${port}`)
+    try {
+      const { port } = await gateway.listen({ host: '127.0.0.1', port: options.port ?? 0 })
+      return new OurGateway(options, gateway, `127.0.0.1:${port}`)
+    } catch (err) {
+      await gateway.close()
+      throw err
+    }
   }
 
   /** A new process for a killed gateway: same name, same port, same routes; fresh counters. */
   restart(): Promise<OurGateway> {
     if (this.alive()) throw new Error(`${this.name} is still serving`)
     const port = Number(this.address.slice(this.address.lastIndexOf(':') + 1))
-    return OurGateway.start({ ...this.#options, port })
+    return whenPortFree(() => OurGateway.start({ ...this.#options, port }))
   }
 
   alive(): boolean {

@@ -21,8 +21,12 @@ export async function listenNodeServer(
 ): Promise<{ server: AlpnServer; addr: string }> {
   // Every tunnelled connection comes from a gateway on 127.0.0.1: exempt it from the per-IP limit.
   const server = new AlpnServer({ tls, unlimitedAddresses: ['127.0.0.1'], closeGraceMs: 200 })
-  const bound = await server.listen({ host: '127.0.0.1', port })
-  port = bound.port
+  try {
+    port = (await server.listen({ host: '127.0.0.1', port })).port
+  } catch (err) {
+    await server.close()
+    throw err
+  }
   return { server, addr: `127.0.0.1:${port}` }
 }
 

@@ -41,3 +41,25 @@ export async function freePorts(count: number, host = '127.0.0.1'): Promise<numb
     await Promise.all(held.map((release) => release()))
   }
 }
+
+/**
+ * Runs `listen` again while its port is taken, up to `forMs`: a restarted process binds its old
+ * port, which sat free meanwhile and may have been handed to an outgoing connection for a while.
+ */
+export async function whenPortFree<T>(listen: () => Promise<T>, forMs = 10_000): Promise<T> {
+  const deadline = performance.now() + forMs
+  for (;;) {
+    try {
+      return await listen()
+    } catch (err) {
+      if (!inUse(err) || performance.now() > deadline) throw err
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+}
+
+function inUse(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e)
+    if (e.code === 'EADDRINUSE') return true
+  return false
+}

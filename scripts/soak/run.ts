@@ -141,7 +141,11 @@ export async function runSoak(
     }
     report.traffic = traffic.ledger()
     report.lostMessages = traffic.lostKeys().slice(0, 20)
-    await fed.close()
+    try {
+      await fed.close()
+    } catch (err) {
+      report.violations.push(`closing the federation failed: ${(err as Error).message}`)
+    }
   }
   report.handlesAfterClose = await handlesReleased(handlesBefore, since)
   judge(report)
@@ -189,6 +193,7 @@ function judge(r: SoakReport): void {
   if (m.lost > 0) v.push(`${m.lost} messages lost outside any fault: ${r.lostMessages.join(', ')}`)
   if (m.corrupt > 0) v.push(`${m.corrupt} messages delivered corrupt`)
   if (m.duplicate > 0) v.push(`${m.duplicate} messages delivered twice`)
+  if (m.misdelivered > 0) v.push(`${m.misdelivered} messages delivered to the wrong node`)
   const left = excess(r.handlesBefore, r.handlesAfterClose)
   if (left.length > 0) v.push(`handles not released after close: ${left.join(', ')}`)
 }

@@ -49,6 +49,8 @@ export interface MessageCounts extends OperationCounts {
   corrupt: number
   /** Arrived more than once. */
   duplicate: number
+  /** Arrived intact at a node it was not sent to. */
+  misdelivered: number
   /** Send resolved, never arrived, sent while a fault was under way (see the file's comment). */
   undeliveredInFault: number
   /** Send resolved, never arrived, no fault near it: a loss on the reliable path. */
@@ -63,6 +65,7 @@ export interface TrafficLedger {
 
 interface Sent {
   at: number
+  resolvedAt: number
 }
 
 function counts(): OperationCounts {
@@ -86,6 +89,7 @@ export class SoakTraffic {
     delivered: 0,
     corrupt: 0,
     duplicate: 0,
+    misdelivered: 0,
     undeliveredInFault: 0,
     lost: 0,
     bytesDelivered: 0,
@@ -112,8 +116,8 @@ export class SoakTraffic {
   }
 
   /** The memberlist hooks for node `name`: where its user messages arrive. */
-  delegateFor(_name: string): Delegate {
-    return { notifyMsg: (msg) => this.#receive(msg) }
+  delegateFor(name: string): Delegate {
+    return { notifyMsg: (msg) => this.#receive(name, msg) }
   }
 
   start(): void {
@@ -136,7 +140,7 @@ export class SoakTraffic {
     let lost = 0
     let inFault = 0
     for (const s of this.#sent.values()) {
-      if (this.#inFault(s.at, 2_000)) inFault++
+      if (this.#duringFault(s)) inFault++
       else lost++
     }
     this.messages.lost = lost
@@ -147,8 +151,13 @@ export class SoakTraffic {
   /** Keys of the messages counted lost, for the report. */
   lostKeys(): string[] {
     const keys: string[] = []
-    for (const [key, s] of this.#sent) if (!this.#inFault(s.at, 2_000)) keys.push(key)
+    for (const [key, s] of this.#sent) if (!this.#duringFault(s)) keys.push(key)
     return keys
+  }
+
+  /** A fault under way when the send began or when it resolved (a slow send spans both). */
+  #duringFault(s: Sent): boolean {
+    return this.#inFault(s.at, 2_000) || this.#inFault(s.resolvedAt, 2_000)
   }
 
   #round(): void {
@@ -173,7 +182,8 @@ export class SoakTraffic {
     const seq = (this.#seq.get(from.name) ?? 0) + 1
     this.#seq.set(from.name, seq)
     const key = `${from.name}#${seq}`
-    const header = Buffer.from(`${key}\n`)
+    // The receiver checks the recipient: a message delivered to another node is not delivered.
+    const header = Buffer.from(`${to}\n${key}\n`)
     const body = Buffer.concat([header, randomBytes(1 + Math.floor(Math.random() * MAX_BODY))])
     const msg = Buffer.concat([createHash('sha256').update(body).digest(), body])
     const at = performance.now()
@@ -183,7 +193,8 @@ export class SoakTraffic {
       () => from.memberlist.sendReliable(to, msg),
       (ok) => {
         // Delivered although the send failed (its end errored) is not a loss: forget it.
-        if (!this.#early.delete(key) && ok) this.#sent.set(key, { at })
+        if (!this.#early.delete(key) && ok)
+          this.#sent.set(key, { at, resolvedAt: performance.now() })
       },
     )
   }
@@ -251,19 +262,24 @@ export class SoakTraffic {
     }
   }
 
-  #receive(msg: Buffer): void {
+  #receive(receiver: string, msg: Buffer): void {
     if (msg.length <= DIGEST) {
       this.messages.corrupt++
       return
     }
     const body = msg.subarray(DIGEST)
     const digest = createHash('sha256').update(body).digest()
-    const nl = body.indexOf(0x0a)
+    const first = body.indexOf(0x0a)
+    const nl = first < 0 ? -1 : body.indexOf(0x0a, first + 1)
     if (!digest.equals(msg.subarray(0, DIGEST)) || nl < 0) {
       this.messages.corrupt++
       return
     }
-    const key = body.subarray(0, nl).toString()
+    if (body.subarray(0, first).toString() !== receiver) {
+      this.messages.misdelivered++
+      return
+    }
+    const key = body.subarray(first + 1, nl).toString()
     const hash = key.lastIndexOf('#')
     const sender = key.slice(0, hash)
     const seq = Number(key.slice(hash + 1))
