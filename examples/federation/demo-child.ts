@@ -1,5 +1,5 @@
 /**
- * For the demo's tests: `tsx examples/run.ts <args>` in a child process, as `npm start` runs it,
+ * For the demo's tests: `node --import tsx examples/run.ts <args>` in a child process, as `npm start` runs it,
  * with stdout piped (so it is not a TTY and prints plain timestamped lines).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
@@ -7,7 +7,6 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-const TSX = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url))
 
 export interface DemoChild {
   child: ChildProcess
@@ -22,8 +21,9 @@ export interface DemoChild {
 }
 
 export function spawnDemo(args: readonly string[]): DemoChild {
-  // Its own process group: tsx runs the script in a child of its own, and a cleanup must reach both.
-  const child = spawn(TSX, ['examples/run.ts', ...args], {
+  // One process (tsx as a loader, not the tsx CLI, whose signal relay gives a busy child 30 ms to
+  // answer before it kills it), in a process group of its own so a cleanup reaches all it started.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/run.ts', ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,

@@ -4,7 +4,7 @@ import { type DemoChild, spawnDemo } from './demo-child.ts'
 import { LIMITS, parseDemoArgs } from './options.ts'
 
 /**
- * `npm start` as users run it: `tsx examples/run.ts` in a child process, stdout a pipe (so plain
+ * `npm start` as users run it: `node --import tsx examples/run.ts` in a child process, stdout a pipe (so plain
  * timestamped lines), on loopback. The in-process run (`main(log)`, no leaked handles) is
  * examples.test.ts's.
  */
