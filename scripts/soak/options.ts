@@ -52,10 +52,10 @@ export function parseSoakArgs(argv: readonly string[]): ParsedSoakArgs {
   }
   if (values['help'] === true) return { help: true }
   const options: SoakOptions = {
-    minutes: number(values['minutes'], '--minutes', 10, 0.5, 240),
-    everyS: number(values['every'], '--every', 60, 10, 600),
-    dcs: integer(values['dcs'], '--dcs', 3, 3, 5),
-    nodes: integer(values['nodes'], '--nodes', 3, 3, 6),
+    minutes: number(values['minutes'], '--minutes', 10, { min: 0.5, max: 240 }),
+    everyS: number(values['every'], '--every', 60, { min: 10, max: 600 }),
+    dcs: number(values['dcs'], '--dcs', 3, { min: 3, max: 5, integer: true }),
+    nodes: number(values['nodes'], '--nodes', 3, { min: 3, max: 6, integer: true }),
   }
   const json = values['json']
   if (typeof json === 'string') {
@@ -65,31 +65,20 @@ export function parseSoakArgs(argv: readonly string[]): ParsedSoakArgs {
   return { help: false, options }
 }
 
+/** `raw` as a number within `[min, max]` (a whole one when `integer`), or `fallback` when absent. */
 function number(
   raw: string | boolean | undefined,
   flag: string,
   fallback: number,
-  min: number,
-  max: number,
+  range: { min: number; max: number; integer?: boolean },
 ): number {
   if (raw === undefined) return fallback
   const n = typeof raw === 'string' && /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : Number.NaN
-  if (!(n >= min && n <= max))
+  if (!(n >= range.min && n <= range.max))
     throw new InvalidArgumentError(
-      `${flag} must be a number from ${min} to ${max}, got ${String(raw)}`,
+      `${flag} must be a number from ${range.min} to ${range.max}, got ${String(raw)}`,
     )
-  return n
-}
-
-function integer(
-  raw: string | boolean | undefined,
-  flag: string,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  const n = number(raw, flag, fallback, min, max)
-  if (!Number.isInteger(n))
+  if (range.integer === true && !Number.isInteger(n))
     throw new InvalidArgumentError(`${flag} must be a whole number, got ${String(raw)}`)
   return n
 }

@@ -79,7 +79,13 @@ export async function servePrimaryStates(
   cleanups: Cleanup[],
   clock: Clock,
   port = 0,
-): Promise<{ port: number; address: string; stop(): Promise<void> }> {
+): Promise<{
+  port: number
+  address: string
+  server: AlpnServer
+  service: FederationStateService
+  stop(): Promise<void>
+}> {
   const server = new AlpnServer({
     tls: { ca: caPem(), ...tlsFixture('bob') },
     closeGraceMs: 100,
@@ -101,7 +107,7 @@ export async function servePrimaryStates(
     await store.close()
   }
   cleanups.push(stop)
-  return { port: addr.port, address: `127.0.0.1:${addr.port}`, stop }
+  return { port: addr.port, address: `127.0.0.1:${addr.port}`, server, service, stop }
 }
 
 /**

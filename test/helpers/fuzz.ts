@@ -135,3 +135,14 @@ export function mutation(): fc.Arbitrary<(bytes: Buffer) => Buffer> {
     return b
   })
 }
+
+/** Random bytes of `minLength` to `maxLength`, or one of `bases` put through a {@link mutation}. */
+export function randomOrMutated(
+  bases: readonly Buffer[],
+  length: { minLength: number; maxLength: number },
+): fc.Arbitrary<Buffer> {
+  return fc.oneof(
+    fc.uint8Array(length).map((b) => Buffer.from(b)),
+    fc.tuple(fc.nat(), mutation()).map(([i, mutate]) => mutate(bases[i % bases.length] as Buffer)),
+  )
+}

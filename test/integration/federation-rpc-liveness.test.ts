@@ -6,9 +6,9 @@ import { AlpnServer } from '../../src/alpn/server.ts'
 import { ClosedError, InvalidArgumentError, TimeoutError } from '../../src/errors.ts'
 import { FederationStateClient } from '../../src/locator/federation/rpc-client.ts'
 import { ALPN_FEDERATION_STATE } from '../../src/locator/federation/rpc-protocol.ts'
-import { FederationStateService } from '../../src/locator/federation/rpc-service.ts'
 import { FederationStateStore } from '../../src/locator/federation/store.ts'
 import { StaticGatewayLocator } from '../../src/locator/static.ts'
+import { servePrimaryStates } from '../helpers/federation-gateways.ts'
 import { caPem, tlsFixture } from '../helpers/fixtures.ts'
 import { leakGuard } from '../helpers/leaks.ts'
 
@@ -20,7 +20,11 @@ import { leakGuard } from '../helpers/leaks.ts'
 const { clock, cleanups } = leakGuard()
 const INTERVAL = 150
 
-async function alpnServer(): Promise<{ server: AlpnServer; address: string }> {
+/**
+ * A server that reads requests and answers them as `answer` says (undefined: never): a hung
+ * server, or one of ours from before `Ping`. Its connections, for the test to count.
+ */
+async function scriptedServer(answer: (request: Record<string, unknown>) => unknown) {
   const server = new AlpnServer({
     tls: { ca: caPem(), ...tlsFixture('bob') },
     closeGraceMs: 100,
@@ -28,15 +32,7 @@ async function alpnServer(): Promise<{ server: AlpnServer; address: string }> {
   })
   const { port } = await server.listen({ host: '127.0.0.1', port: 0 })
   cleanups.push(() => server.close())
-  return { server, address: `127.0.0.1:${port}` }
-}
-
-/**
- * A server that reads requests and answers them as `answer` says (undefined: never): a hung
- * server, or one of ours from before `Ping`. Its connections, for the test to count.
- */
-async function scriptedServer(answer: (request: Record<string, unknown>) => unknown) {
-  const { server, address } = await alpnServer()
+  const address = `127.0.0.1:${port}`
   const sockets: TLSSocket[] = []
   server.handle(ALPN_FEDERATION_STATE, (socket) => {
     sockets.push(socket)
@@ -101,17 +97,7 @@ describe('federation-state client liveness probes', () => {
 
   it('over a live connection the probes are answered and a blocking read waits out its time on one connection', async () => {
     const store = new FederationStateStore({ clock })
-    const { server, address } = await alpnServer()
-    const service = new FederationStateService({
-      store,
-      datacenter: 'dc1',
-      primaryDatacenter: 'dc1',
-      clock,
-    }).attach(server)
-    cleanups.push(async () => {
-      await service.close()
-      await store.close()
-    })
+    const { server, service, address } = await servePrimaryStates(store, cleanups, clock)
     const c = client(address, INTERVAL)
     const start = performance.now()
     const r = await c.list({ minIndex: 5, waitMs: 1_500 })

@@ -12,7 +12,13 @@ import { StaticGatewayLocator } from '../../src/locator/index.ts'
 import { Memberlist, type MemberlistOptions } from '../../src/memberlist/index.ts'
 import { splitNodeName } from '../../src/transport/index.ts'
 import { caPem, tlsFixture } from '../helpers/fixtures.ts'
-import { fuzzParams, fuzzTimeout, mutation, processErrorWatch } from '../helpers/fuzz.ts'
+import {
+  fuzzParams,
+  fuzzTimeout,
+  mutation,
+  processErrorWatch,
+  randomOrMutated,
+} from '../helpers/fuzz.ts'
 import { plainPackets, plainStreams, sealedPackets } from '../helpers/memberlist-bases.ts'
 import { encryptedPool, expectTypedDrops, patientConfig } from '../helpers/memberlist-target.ts'
 import { until } from '../helpers/net.ts'
@@ -137,12 +143,6 @@ function afterCase(p: WanPool): Promise<void> {
   return p.roundTrip()
 }
 
-const packetCase = (bases: Buffer[]) =>
-  fc.oneof(
-    fc.uint8Array({ minLength: 1, maxLength: 1_400 }).map((b) => Buffer.from(b)),
-    fc.tuple(fc.nat(), mutation()).map(([i, mutate]) => mutate(bases[i % bases.length] as Buffer)),
-  )
-
 describe('wanfed/memberlist under hostile gossip through the WanfedTransport ALPNs', () => {
   it(
     'packet ALPN: frames of random and mutated memberlist packets are dropped as typed reasons; the pool keeps pinging',
@@ -151,7 +151,10 @@ describe('wanfed/memberlist under hostile gossip through the WanfedTransport ALP
       const bases = plainPackets('betty.dc2')
       await fc.assert(
         fc.asyncProperty(
-          fc.array(packetCase(bases), { minLength: 1, maxLength: 3 }),
+          fc.array(randomOrMutated(bases, { minLength: 1, maxLength: 1_400 }), {
+            minLength: 1,
+            maxLength: 3,
+          }),
           async (ps) => {
             const packets = ps.filter((b) => b.length > 0)
             if (packets.length === 0) return
@@ -176,12 +179,7 @@ describe('wanfed/memberlist under hostile gossip through the WanfedTransport ALP
       const bases = plainStreams('betty.dc2')
       await fc.assert(
         fc.asyncProperty(
-          fc.oneof(
-            fc.uint8Array({ minLength: 0, maxLength: 2_000 }).map((b) => Buffer.from(b)),
-            fc
-              .tuple(fc.nat(), mutation())
-              .map(([i, mutate]) => mutate(bases[i % bases.length] as Buffer)),
-          ),
+          randomOrMutated(bases, { minLength: 0, maxLength: 2_000 }),
           async (bytes) => {
             await hostileStream(p, bytes)
             await afterCase(p)

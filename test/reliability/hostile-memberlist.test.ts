@@ -2,7 +2,13 @@ import { fc } from '@fast-check/vitest'
 import { describe, expect, it } from 'vitest'
 import { labelHeader } from '../../src/memberlist/wire/label.ts'
 import { encodeStreamMessage, encodeStreamUserMessage } from '../../src/memberlist/wire/stream.ts'
-import { fuzzParams, fuzzTimeout, mutation, processErrorWatch } from '../helpers/fuzz.ts'
+import {
+  fuzzParams,
+  fuzzTimeout,
+  mutation,
+  processErrorWatch,
+  randomOrMutated,
+} from '../helpers/fuzz.ts'
 import { leakGuard } from '../helpers/leaks.ts'
 import { plainPackets, plainStreams, sealedPackets } from '../helpers/memberlist-bases.ts'
 import {
@@ -74,12 +80,7 @@ describe('wanfed/memberlist under hostile gossip bytes', () => {
       const bases = plainPackets('plain')
       await fc.assert(
         fc.asyncProperty(
-          fc.oneof(
-            fc.uint8Array({ minLength: 1, maxLength: 1_400 }).map((b) => Buffer.from(b)),
-            fc
-              .tuple(fc.nat(), mutation())
-              .map(([i, mutate]) => mutate(bases[i % bases.length] as Buffer)),
-          ),
+          randomOrMutated(bases, { minLength: 1, maxLength: 1_400 }),
           async (packet) => {
             if (packet.length === 0) return
             await udp.send(p.target, packet)
@@ -128,12 +129,7 @@ describe('wanfed/memberlist under hostile gossip bytes', () => {
       const bases = plainStreams('plainstream')
       await fc.assert(
         fc.asyncProperty(
-          fc.oneof(
-            fc.uint8Array({ minLength: 0, maxLength: 2_000 }).map((b) => Buffer.from(b)),
-            fc
-              .tuple(fc.nat(), mutation())
-              .map(([i, mutate]) => mutate(bases[i % bases.length] as Buffer)),
-          ),
+          randomOrMutated(bases, { minLength: 0, maxLength: 2_000 }),
           async (bytes) => {
             await streamTo(p.target, bytes)
             watch.expectNone()

@@ -13,6 +13,7 @@ import { abortReason } from '../../internal/abort.ts'
 import { type Clock, systemClock, type TimerHandle } from '../../internal/clock.ts'
 import { optionalNumber } from '../../internal/validate.ts'
 import type { GatewayLocator } from '../types.ts'
+import { ConnectionLiveness } from './liveness.ts'
 import {
   ALPN_FEDERATION_STATE,
   decodeResponse,
@@ -84,7 +85,7 @@ export class FederationStateClient {
   #socket: TLSSocket | undefined
   #connecting: Promise<TLSSocket> | undefined
   readonly #pending = new Map<number, Pending>()
-  readonly #liveness = new Map<TLSSocket, { heard(): void; arm(): void; stop(): void }>()
+  readonly #liveness = new Map<TLSSocket, ConnectionLiveness>()
   #nextId = 1
   #closed = false
   // A dial is shared by every caller waiting for it, so it stops only on close, never on one
@@ -335,66 +336,28 @@ export class FederationStateClient {
     return socket
   }
 
-  /**
-   * One timer per connection, running only while requests are in flight on it: after
-   * `livenessIntervalMs` without a byte from the server it sends a `Ping` (its answer, or any other
-   * frame, is proof of life; a server of ours before `Ping` existed answers it with an unknown-method
-   * error, which proves as much); after as long again without one, the connection is taken for
-   * dead: its requests fail with `TimeoutError` and the next request dials again.
-   */
-  #watchLiveness(socket: TLSSocket): { heard(): void; arm(): void; stop(): void } | undefined {
-    const interval = this.#livenessMs
-    if (interval === 0) return undefined
-    let lastHeard = this.#clock.now()
-    let probedAt: number | undefined
-    let timer: TimerHandle | undefined
-    const inFlight = () => [...this.#pending.values()].some((p) => p.socket === socket)
-    const tick = () => {
-      timer = undefined
-      if (socket.destroyed || !inFlight()) return
-      const now = this.#clock.now()
-      if (probedAt !== undefined && lastHeard < probedAt) {
-        if (now - probedAt >= interval) {
-          this.#fail(
-            new TimeoutError(
-              `federation-state connection silent for ${Math.round(now - lastHeard)} ms, liveness probe unanswered`,
-            ),
-            socket,
-          )
-          this.#drop(socket)
-          return
-        }
-      } else if (now - lastHeard >= interval) {
-        probedAt = now
-        // Not a pending request: its answer is matched by no one and only counts as heard.
-        socket.write(encodeFrame(encodeMessage({ id: this.#nextId++, method: 'Ping', args: {} })))
-      }
-      const next = probedAt !== undefined && lastHeard < probedAt ? probedAt : lastHeard
-      timer = this.#clock.setTimeout(tick, Math.max(1, next + interval - now))
-    }
-    const w = {
-      heard: () => {
-        lastHeard = this.#clock.now()
+  /** The connection's {@link ConnectionLiveness}, or none when probes are off. */
+  #watchLiveness(socket: TLSSocket): ConnectionLiveness | undefined {
+    if (this.#livenessMs === 0) return undefined
+    const liveness = new ConnectionLiveness({
+      intervalMs: this.#livenessMs,
+      clock: this.#clock,
+      busy: () => [...this.#pending.values()].some((p) => p.socket === socket),
+      // Not a pending request: its answer is matched by no one and only counts as heard.
+      probe: () =>
+        socket.write(encodeFrame(encodeMessage({ id: this.#nextId++, method: 'Ping', args: {} }))),
+      dead: (silentMs) => {
+        this.#fail(
+          new TimeoutError(
+            `federation-state connection silent for ${Math.round(silentMs)} ms, liveness probe unanswered`,
+          ),
+          socket,
+        )
+        this.#drop(socket)
       },
-      arm: () => {
-        if (timer !== undefined || socket.destroyed) return
-        const now = this.#clock.now()
-        // A probe still unanswered keeps its deadline: requests that came and went (aborted) in
-        // between must not buy a dead connection another round.
-        if (probedAt !== undefined && lastHeard < probedAt) {
-          timer = this.#clock.setTimeout(tick, Math.max(1, probedAt + interval - now))
-          return
-        }
-        lastHeard = now
-        timer = this.#clock.setTimeout(tick, interval)
-      },
-      stop: () => {
-        if (timer !== undefined) this.#clock.clearTimeout(timer)
-        timer = undefined
-      },
-    }
-    this.#liveness.set(socket, w)
-    return w
+    })
+    this.#liveness.set(socket, liveness)
+    return liveness
   }
 
   #drop(socket: TLSSocket): void {
